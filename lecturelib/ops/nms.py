@@ -1,0 +1,117 @@
+"""Non-maximum suppression (NMS), torchvision-compatible.
+
+The idea in one loop: visit boxes from the best score down; keep a box unless a box kept
+before it overlaps it with IoU > ``iou_threshold`` (IoU equal to the threshold is kept).
+
+Three implementations, one answer:
+
+- ``reference``: :func:`lecturelib.ops.reference.nms_reference`, a list of kept boxes;
+- ``cpu``: the same greedy loop compiled by numba (:func:`_greedy_nms`), which beats
+  torchvision's C++ on a laptop; the first call compiles it (cached on disk afterwards);
+- ``triton``: an overlap bitmask computed in parallel, then one program walks it
+  (:mod:`lecturelib.ops._triton.nms`).
+
+Ties in score are visited lower index first (a stable sort), as torchvision's CPU kernel does.
+torchvision refuses float16 / bfloat16 boxes on the CPU; here they are computed in float32.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from .._backend import resolve_backend
+from ._validate import check_boxes, check_scores, check_tensor, check_threshold
+from .reference import nms_reference
+
+
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, *,
+        backend: str | None = None) -> torch.Tensor:
+    """Boxes Float[N, 4] (x1, y1, x2, y2), scores Float[N] -> kept indices Int64[K], best first."""
+    return _nms(boxes, scores, None, iou_threshold, backend)
+
+
+def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
+                iou_threshold: float, *, backend: str | None = None) -> torch.Tensor:
+    """NMS within each category: boxes of different ``idxs`` (Int64[N]) never suppress each
+    other. Returns kept indices Int64[K] in decreasing score, like ``torchvision.ops.batched_nms``.
+    """
+    check_tensor(idxs, "idxs")
+    if idxs.ndim != 1 or idxs.is_floating_point() or idxs.dtype == torch.bool:
+        raise ValueError(f"idxs must be an integer Tensor[N] of category ids, "
+                         f"got dtype {idxs.dtype} and shape {tuple(idxs.shape)}")
+    return _nms(boxes, scores, idxs, iou_threshold, backend)
+
+
+def _nms(boxes, scores, idxs, iou_threshold, backend):
+    check_boxes(boxes, floating=True)
+    check_scores(scores, boxes.shape[0])
+    if idxs is not None and idxs.shape[0] != boxes.shape[0]:
+        raise ValueError(f"idxs has {idxs.shape[0]} entries but boxes has {boxes.shape[0]} boxes")
+    iou_threshold = check_threshold(iou_threshold)
+    path = resolve_backend(backend, boxes, scores)
+    device = boxes.device
+    if boxes.shape[0] == 0:
+        return torch.empty(0, dtype=torch.int64, device=device)
+    if path == "reference":
+        keep = nms_reference(boxes.cpu(), scores.cpu(), iou_threshold,
+                             None if idxs is None else idxs.cpu())
+        return keep.to(device)
+    if boxes.dtype not in (torch.float32, torch.float64):
+        boxes = boxes.float()
+    order = torch.sort(scores, descending=True, stable=True).indices
+    sorted_boxes = boxes[order].contiguous()
+    sorted_idxs = None if idxs is None else idxs[order].contiguous()
+    if path == "triton":
+        from ._triton.nms import nms_sorted_triton
+        keep_mask = nms_sorted_triton(sorted_boxes, sorted_idxs, iou_threshold)
+        return order[keep_mask]
+    classes = (np.zeros(0, np.int64) if sorted_idxs is None
+               else sorted_idxs.cpu().to(torch.int64).numpy())
+    kept = _greedy_nms(sorted_boxes.detach().cpu().numpy(), classes, iou_threshold)
+    return order[torch.from_numpy(kept).to(device)]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _greedy_nms(boxes, classes, iou_threshold):
+    """boxes: float[N, 4] sorted by decreasing score; classes: int64[N], or empty for one class.
+
+    Returns the positions (in the sorted order, ascending) of the kept boxes. Boxes are grouped
+    by class first (a stable sort keeps each group in score order), so the work is the sum of
+    the groups' squares, not N². The arithmetic is torchvision's: areas first, then
+    ``inter / (area_i + area_j - inter)`` in the boxes' dtype, compared with the threshold as a
+    double.
+    """
+    n = boxes.shape[0]
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    zero = boxes.dtype.type(0)
+    per_class = classes.shape[0] == n
+    group = np.argsort(classes, kind="mergesort") if per_class else np.arange(n)
+    suppressed = np.zeros(n, np.bool_)
+    kept = np.empty(n, np.int64)
+    n_kept = 0
+    start = 0
+    while start < n:                      # one group (class) at a time
+        end = start + 1
+        while per_class and end < n and classes[group[end]] == classes[group[start]]:
+            end += 1
+        if not per_class:
+            end = n
+        for a in range(start, end):
+            i = group[a]
+            if suppressed[i]:
+                continue
+            kept[n_kept] = i
+            n_kept += 1
+            for b in range(a + 1, end):
+                j = group[b]
+                if suppressed[j]:
+                    continue
+                w = max(zero, min(x2[i], x2[j]) - max(x1[i], x1[j]))
+                h = max(zero, min(y2[i], y2[j]) - max(y1[i], y1[j]))
+                inter = w * h
+                if inter / (areas[i] + areas[j] - inter) > iou_threshold:
+                    suppressed[j] = True
+        start = end
+    return np.sort(kept[:n_kept])

@@ -1,0 +1,111 @@
+"""The plain-loop versions of the box ops: slow, obviously right, and what the lessons read.
+
+Every function here takes and returns the same things as its fast twin in ``lecturelib.ops``
+and the tests check all of them against torchvision. Coordinates are ``(x1, y1, x2, y2)`` in
+pixels; a box's width is ``x2 - x1`` (no "+1").
+
+The loops walk over NumPy rows, so each number keeps the boxes' precision (float32 arithmetic
+for float32 boxes): at a knife-edge such as an IoU of exactly 1/3, the answer is the one
+torchvision's float32 kernels give.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def box_area_reference(boxes: torch.Tensor) -> torch.Tensor:
+    """Tensor[N, 4] -> Tensor[N]: width times height of each box."""
+    return torch.tensor([float((x2 - x1) * (y2 - y1)) for x1, y1, x2, y2 in _rows(boxes)],
+                        dtype=_float_dtype(boxes))
+
+
+def iou_pair(a, b) -> float:
+    """IoU of two boxes given as 4 numbers each: intersection area / union area.
+
+    Two boxes of zero area have a union of 0; we define their IoU as 0 (not NaN).
+    """
+    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_iou_reference(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """Tensor[N, 4], Tensor[M, 4] -> Tensor[N, M]: the IoU of every pair, two nested loops."""
+    rows2 = _rows(boxes2)
+    rows = [[float(iou_pair(a, b)) for b in rows2] for a in _rows(boxes1)]
+    out = torch.tensor(rows, dtype=_float_dtype(boxes1))
+    return out.reshape(len(boxes1), len(boxes2))
+
+
+def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
+                  idxs: torch.Tensor | None = None) -> torch.Tensor:
+    """Greedy non-maximum suppression, one box at a time.
+
+    Visit boxes from the highest score down (ties: lower index first). Keep a box unless an
+    already kept box of the same class (``idxs``; all one class when ``None``) overlaps it with
+    IoU > ``iou_threshold``. Returns the kept indices, Int64[K], in decreasing score.
+    """
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    box_list = _rows(boxes)
+    classes = idxs.tolist() if idxs is not None else [0] * len(order)
+    kept: list[int] = []
+    for i in order:
+        if all(classes[k] != classes[i]
+               or float(iou_pair(box_list[k], box_list[i])) <= iou_threshold for k in kept):
+            kept.append(i)
+    return torch.tensor(kept, dtype=torch.int64)
+
+
+def encode_boxes_reference(reference_boxes: torch.Tensor, proposals: torch.Tensor,
+                           weights=(1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+    """R-CNN box deltas that move each proposal onto its reference (ground-truth) box.
+
+    For a proposal with centre (px, py) and size (pw, ph), and a target (gx, gy, gw, gh):
+    ``dx = wx (gx - px) / pw, dy = wy (gy - py) / ph, dw = ww log(gw / pw), dh = wh log(gh / ph)``.
+    """
+    wx, wy, ww, wh = weights
+    out = []
+    for g, p in zip(reference_boxes.tolist(), proposals.tolist()):
+        pw, ph = p[2] - p[0], p[3] - p[1]
+        gw, gh = g[2] - g[0], g[3] - g[1]
+        px, py = p[0] + 0.5 * pw, p[1] + 0.5 * ph
+        gx, gy = g[0] + 0.5 * gw, g[1] + 0.5 * gh
+        out.append([wx * (gx - px) / pw, wy * (gy - py) / ph,
+                    ww * math.log(gw / pw), wh * math.log(gh / ph)])
+    return torch.tensor(out, dtype=proposals.dtype).reshape(-1, 4)
+
+
+def decode_boxes_reference(deltas: torch.Tensor, boxes: torch.Tensor,
+                           weights=(1.0, 1.0, 1.0, 1.0),
+                           clip: float = math.log(1000.0 / 16)) -> torch.Tensor:
+    """Inverse of :func:`encode_boxes_reference`: apply deltas Tensor[N, 4k] to boxes Tensor[N, 4].
+
+    ``dw`` and ``dh`` are clamped at ``clip`` before the exponential (no overflow to inf).
+    """
+    wx, wy, ww, wh = weights
+    out = []
+    for d_row, b in zip(deltas.tolist(), boxes.tolist()):
+        w, h = b[2] - b[0], b[3] - b[1]
+        cx, cy = b[0] + 0.5 * w, b[1] + 0.5 * h
+        row = []
+        for k in range(0, len(d_row), 4):
+            dx, dy = d_row[k] / wx, d_row[k + 1] / wy
+            dw, dh = min(d_row[k + 2] / ww, clip), min(d_row[k + 3] / wh, clip)
+            ncx, ncy = dx * w + cx, dy * h + cy
+            nw, nh = math.exp(dw) * w, math.exp(dh) * h
+            row += [ncx - 0.5 * nw, ncy - 0.5 * nh, ncx + 0.5 * nw, ncy + 0.5 * nh]
+        out.append(row)
+    return torch.tensor(out, dtype=deltas.dtype).reshape(deltas.shape)
+
+
+def _rows(boxes: torch.Tensor) -> list:
+    """The boxes as a list of NumPy rows in float32 (or float64): scalar maths keeps that dtype."""
+    return list(boxes.detach().cpu().to(_float_dtype(boxes)).numpy())
+
+
+def _float_dtype(t: torch.Tensor) -> torch.dtype:
+    return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
