@@ -60,6 +60,31 @@ def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: floa
     return torch.tensor(kept, dtype=torch.int64)
 
 
+def nms_trace(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> list[dict]:
+    """The greedy NMS loop, one record per visited box, for lessons that replay it.
+
+    Boxes are visited from the highest score down; each record says which box was visited, whether
+    it was kept, and otherwise which kept box suppressed it and with what IoU::
+
+        {"index": 3, "kept": False, "suppressed_by": 0, "iou": 0.81}
+
+    The kept indices, in order, are exactly :func:`nms_reference`'s answer.
+    """
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    rows = _rows(boxes)
+    kept: list[int] = []
+    steps = []
+    for i in order:
+        overlaps = [(float(iou_pair(rows[k], rows[i])), k) for k in kept]
+        worst = max(overlaps, default=(0.0, None))
+        if worst[0] > iou_threshold:
+            steps.append({"index": i, "kept": False, "suppressed_by": worst[1], "iou": worst[0]})
+        else:
+            kept.append(i)
+            steps.append({"index": i, "kept": True, "suppressed_by": None, "iou": worst[0]})
+    return steps
+
+
 def encode_boxes_reference(reference_boxes: torch.Tensor, proposals: torch.Tensor,
                            weights=(1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
     """R-CNN box deltas that move each proposal onto its reference (ground-truth) box.

@@ -13,3 +13,24 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import triton  # noqa: E402,F401  (must come after the variable is set)
+import triton.language as tl  # noqa: E402
+
+# Reductions: use ``tl.reduce(x, axis, combine_add)`` rather than ``tl.sum(x, axis)``.
+# Library helpers such as tl.sum / tl.max are decorated when triton is first imported; torchvision
+# imports triton, so in a notebook they may have been decorated *before* TRITON_INTERPRET was set
+# and then refuse to run under the interpreter. Combine functions decorated here always match.
+
+
+@triton.jit
+def combine_add(a, b):
+    return a + b
+
+
+@triton.jit
+def combine_or(a, b):
+    return a | b
+
+
+@triton.jit
+def combine_max(a, b):
+    return tl.maximum(a, b)

@@ -16,6 +16,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import combine_or
+
 WORD = 32
 
 
@@ -51,7 +53,7 @@ def _overlap_mask_kernel(boxes_ptr, class_ptr, thr_ptr, mask_ptr, N, n_words,
         cc = tl.load(class_ptr + cols, mask=col_ok, other=-2)
         hit = hit & (rc[:, None] == cc[None, :])
     one = tl.full((BLOCK_ROWS, 32), 1, tl.int32)
-    packed = tl.sum(tl.where(hit, one << bits[None, :], 0), axis=1)  # distinct bits: sum == OR
+    packed = tl.reduce(tl.where(hit, one << bits[None, :], 0), 1, combine_or)
     tl.store(mask_ptr + rows * n_words + word, packed, mask=row_ok)
 
 

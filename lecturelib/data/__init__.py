@@ -1,0 +1,25 @@
+"""Data without downloads: synthetic detection/segmentation scenes and bundled photos.
+
+- :func:`make_scene` / :class:`SyntheticShapes`: circles, squares and triangles with boxes and
+  occlusion-corrected instance masks, deterministic from a seed (``scenes.py``, ``dataset.py``).
+- :func:`to_coco` / :func:`save_coco`: the same annotations as COCO JSON.
+- :func:`load_photo`: the photos shipped in the scikit-image and scikit-learn wheels.
+"""
+from .dataset import SyntheticShapes, collate_fn, mask_to_rle, save_coco, to_coco
+from .photos import PHOTOS, load_photo, photo_path
+from .scenes import CLASSES, SPLITS, make_scene, scene_seed
+
+__all__ = [
+    "CLASSES",
+    "PHOTOS",
+    "SPLITS",
+    "SyntheticShapes",
+    "collate_fn",
+    "load_photo",
+    "make_scene",
+    "mask_to_rle",
+    "photo_path",
+    "save_coco",
+    "scene_seed",
+    "to_coco",
+]
