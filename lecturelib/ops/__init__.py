@@ -4,8 +4,9 @@
 from .box_coder import decode_boxes, encode_boxes
 from .boxes import box_area, box_convert, box_iou, clip_boxes_to_image, remove_small_boxes
 from .nms import batched_nms, nms
+from .roi_pool import roi_pool
 
 __all__ = [
     "box_area", "box_convert", "box_iou", "clip_boxes_to_image", "remove_small_boxes",
-    "nms", "batched_nms", "encode_boxes", "decode_boxes",
+    "nms", "batched_nms", "encode_boxes", "decode_boxes", "roi_pool",
 ]

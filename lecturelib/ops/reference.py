@@ -134,3 +134,42 @@ def _rows(boxes: torch.Tensor) -> list:
 
 def _float_dtype(t: torch.Tensor) -> torch.dtype:
     return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def roi_pool_reference(x: torch.Tensor, rois: torch.Tensor, output_size: tuple[int, int],
+                       spatial_scale: float) -> torch.Tensor:
+    """RoI max pooling with explicit loops: Float[N, C, H, W], Float[K, 5] -> Float[K, C, oh, ow].
+
+    For each RoI: project and round its corners to feature cells, split it into oh × ow bins,
+    take the maximum of each bin (0 for an empty bin). Bins are computed in the input's
+    precision, as torchvision does. Differentiable through autograd (slowly).
+    """
+    oh, ow = output_size
+    height, width = x.shape[2], x.shape[3]
+    dtype = x.dtype
+    scale = torch.tensor(spatial_scale, dtype=dtype)
+    out = []
+    for roi in rois:
+        b = int(roi[0])
+        x1, y1, x2, y2 = (_c_round(float(v * scale)) for v in roi[1:].cpu())
+        roi_w, roi_h = max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)
+        bin_h = torch.tensor(roi_h, dtype=dtype) / oh       # in the input's precision
+        bin_w = torch.tensor(roi_w, dtype=dtype) / ow
+        bins = []
+        for ph in range(oh):
+            h0 = min(max(int(math.floor(ph * bin_h)) + y1, 0), height)
+            h1 = min(max(int(math.ceil((ph + 1) * bin_h)) + y1, 0), height)
+            for pw in range(ow):
+                w0 = min(max(int(math.floor(pw * bin_w)) + x1, 0), width)
+                w1 = min(max(int(math.ceil((pw + 1) * bin_w)) + x1, 0), width)
+                if h1 <= h0 or w1 <= w0:
+                    bins.append(x.new_zeros(x.shape[1]))
+                else:
+                    bins.append(x[b, :, h0:h1, w0:w1].flatten(1).max(dim=1).values)
+        out.append(torch.stack(bins, dim=1).reshape(x.shape[1], oh, ow))
+    return torch.stack(out) if out else x.new_zeros((0, x.shape[1], oh, ow))
+
+
+def _c_round(v: float) -> int:
+    """C's round(): halves go away from zero (Python's round() goes to even)."""
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))

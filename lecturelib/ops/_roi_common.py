@@ -1,0 +1,95 @@
+"""Argument checks and RoI geometry shared by ``roi_pool`` (and later ``roi_align``)."""
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+
+from ._validate import check_tensor
+
+
+def check_input(x, name: str = "input") -> torch.Tensor:
+    check_tensor(x, name)
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be a feature map [N, C, H, W], got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    return x
+
+
+def check_output_size(output_size) -> tuple[int, int]:
+    if isinstance(output_size, bool):
+        raise ValueError(f"output_size must be a positive int or (height, width), got {output_size!r}")
+    if isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    try:
+        h, w = output_size
+    except (TypeError, ValueError):
+        raise ValueError(f"output_size must be a positive int or (height, width), "
+                         f"got {output_size!r}") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
+        raise ValueError(f"output_size must be positive integers, got {output_size!r}")
+    return h, w
+
+
+def check_spatial_scale(scale) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale) \
+            or scale <= 0:
+        raise ValueError(f"spatial_scale must be a positive finite number, got {scale!r}")
+    return float(scale)
+
+
+def rois_from_boxes(boxes, x: torch.Tensor) -> torch.Tensor:
+    """``Tensor[K, 5]`` (batch index, x1, y1, x2, y2), or a list of ``Tensor[L_i, 4]`` (one per
+    image) -> checked ``Tensor[K, 5]`` in ``x``'s dtype."""
+    if isinstance(boxes, (list, tuple)):
+        parts = []
+        for i, b in enumerate(boxes):
+            check_tensor(b, f"boxes[{i}]")
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(f"boxes[{i}] must have shape [L, 4], got {tuple(b.shape)}")
+            index = torch.full((b.shape[0], 1), i, dtype=x.dtype, device=b.device)
+            parts.append(torch.cat([index, b.to(x.dtype)], dim=1))
+        rois = torch.cat(parts) if parts else x.new_zeros((0, 5))
+    else:
+        check_tensor(boxes, "boxes")
+        if boxes.ndim != 2 or boxes.shape[1] != 5:
+            raise ValueError("boxes must be Tensor[K, 5] (batch_index, x1, y1, x2, y2) or a list "
+                             f"of Tensor[L, 4], got shape {tuple(boxes.shape)}")
+        rois = boxes.to(x.dtype)
+    if rois.device != x.device:
+        raise ValueError(f"boxes are on {rois.device} but input is on {x.device}")
+    if rois.numel():
+        if not bool(torch.isfinite(rois).all()):
+            raise ValueError("boxes contain NaN or infinite values")
+        index = rois[:, 0]
+        bad = (index != index.round()) | (index < 0) | (index >= x.shape[0])
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0, 0])
+            raise ValueError(f"boxes[{k}] has batch index {index[k].item()}, but input holds "
+                             f"{x.shape[0]} image(s): indices must be integers in [0, {x.shape[0]})")
+    return rois
+
+
+def round_half_away(v: torch.Tensor) -> torch.Tensor:
+    """C's ``round`` (2.5 -> 3, -2.5 -> -3), not torch's round-half-to-even; computed in float64
+    so that e.g. 0.49999997 + 0.5 does not round up to 1 in float32."""
+    v = v.double()
+    return torch.sign(v) * torch.floor(v.abs() + 0.5)
+
+
+def roi_pool_geometry(rois: torch.Tensor, spatial_scale: float, pooled: tuple[int, int]):
+    """Per RoI: batch index, start row/col (int64), and bin height/width (in the input's dtype),
+    with torchvision's rounding, so every path can compute identical bins::
+
+        start = round(coord * scale)  (half away from zero), size = max(end - start + 1, 1),
+        bin = size / pooled
+    """
+    scale = torch.tensor(spatial_scale, dtype=rois.dtype, device=rois.device)
+    corners = round_half_away(rois[:, 1:] * scale).to(torch.int64)   # x1, y1, x2, y2
+    width = (corners[:, 2] - corners[:, 0] + 1).clamp(min=1)
+    height = (corners[:, 3] - corners[:, 1] + 1).clamp(min=1)
+    bin_h = height.to(rois.dtype) / pooled[0]
+    bin_w = width.to(rois.dtype) / pooled[1]
+    return rois[:, 0].to(torch.int64), corners[:, 1], corners[:, 0], bin_h, bin_w

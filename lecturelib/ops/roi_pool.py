@@ -1,0 +1,134 @@
+"""RoI pooling (Fast R-CNN): a fixed-size max-pooled feature for every region of interest.
+
+Each RoI ``(batch_index, x1, y1, x2, y2)`` in image pixels is projected onto the feature map
+(× ``spatial_scale``), *rounded* to whole cells, split into ``output_size`` bins (bin edges
+floored / ceiled, so bins may overlap or be empty), and each bin keeps its maximum. The rounding
+is the quantisation RoIAlign later removes. Semantics and values are torchvision's
+``roi_pool``: C rounding (half away from zero), RoI size ``max(end - start + 1, 1)``, empty bin
+-> 0, the first maximum wins ties, and the gradient flows to that maximum only.
+
+Paths: ``reference`` (plain loops, :func:`lecturelib.ops.reference.roi_pool_reference`),
+``cpu`` (the loops compiled by numba over a channels-last copy, so the innermost loop runs
+over channels in SIMD), ``triton`` (:mod:`lecturelib.ops._triton.roi_pool`).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from .._backend import resolve_backend
+from ._roi_common import (check_input, check_output_size, check_spatial_scale,
+                          roi_pool_geometry, rois_from_boxes)
+
+
+def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0, *,
+             backend: str | None = None) -> torch.Tensor:
+    """Max-pool each RoI to ``output_size``: Float[N, C, H, W] -> Float[K, C, oh, ow].
+
+    ``boxes``: Tensor[K, 5] ``(batch_index, x1, y1, x2, y2)`` or a list of Tensor[L_i, 4].
+    """
+    check_input(input)
+    pooled = check_output_size(output_size)
+    spatial_scale = check_spatial_scale(spatial_scale)
+    rois = rois_from_boxes(boxes, input)
+    path = resolve_backend(backend, input)
+    if path == "reference":
+        from .reference import roi_pool_reference
+        return roi_pool_reference(input, rois, pooled, spatial_scale)
+    return _RoIPool.apply(input, rois, pooled, spatial_scale, path)
+
+
+class _RoIPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, rois, pooled, spatial_scale, path):
+        geometry = roi_pool_geometry(rois, spatial_scale, pooled)
+        if path == "triton":
+            from ._triton.roi_pool import roi_pool_forward_triton
+            out, argmax = roi_pool_forward_triton(x, geometry, pooled)
+        else:
+            out, argmax = _forward_cpu(x, geometry, pooled)
+        ctx.save_for_backward(argmax, geometry[0])
+        ctx.input_shape, ctx.path = x.shape, path
+        ctx.mark_non_differentiable(argmax)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        argmax, batch = ctx.saved_tensors
+        if ctx.path == "triton":
+            from ._triton.roi_pool import roi_pool_backward_triton
+            grad_in = roi_pool_backward_triton(grad_out, argmax, batch, ctx.input_shape)
+        else:
+            grad_in = _backward_cpu(grad_out, argmax, batch, ctx.input_shape)
+        return grad_in, None, None, None, None
+
+
+def _forward_cpu(x, geometry, pooled):
+    batch, start_h, start_w, bin_h, bin_w = (g.cpu().numpy() for g in geometry)
+    channels_last = x.detach().cpu().permute(0, 2, 3, 1).contiguous().numpy()
+    out, argmax = _roi_pool_loops(channels_last, batch, start_h, start_w, bin_h, bin_w, *pooled)
+    return torch.from_numpy(out).to(x.device), torch.from_numpy(argmax).to(x.device)
+
+
+def _backward_cpu(grad_out, argmax, batch, input_shape):
+    n, c, h, w = input_shape
+    grad = grad_out.detach().cpu().contiguous()
+    grad_in = torch.zeros((n, c, h * w), dtype=grad.dtype)
+    _scatter_to_argmax(grad_in.numpy(), grad.numpy(), argmax.cpu().numpy(), batch.cpu().numpy())
+    return grad_in.reshape(input_shape).to(grad_out.device)
+
+
+@numba.njit(cache=True)
+def _roi_pool_loops(x, batch, start_h, start_w, bin_h, bin_w, pooled_h, pooled_w):
+    """x: [N, H, W, C] channels-last. Returns out [K, C, oh, ow] and argmax (int32, same shape):
+    the flat index ``h * W + w`` of each bin's maximum, -1 for an empty bin."""
+    n_rois = batch.shape[0]
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    out = np.zeros((n_rois, channels, pooled_h, pooled_w), x.dtype)
+    argmax = np.full((n_rois, channels, pooled_h, pooled_w), -1, np.int32)
+    lowest = np.finfo(x.dtype).min
+    best = np.empty(channels, x.dtype)
+    where = np.empty(channels, np.int32)
+    real = bin_h.dtype.type       # bin edges are products in the input's precision
+    for k in range(n_rois):
+        image = x[batch[k]]
+        for ph in range(pooled_h):
+            h0 = min(max(int(np.floor(real(ph) * bin_h[k])) + start_h[k], 0), height)
+            h1 = min(max(int(np.ceil(real(ph + 1) * bin_h[k])) + start_h[k], 0), height)
+            for pw in range(pooled_w):
+                w0 = min(max(int(np.floor(real(pw) * bin_w[k])) + start_w[k], 0), width)
+                w1 = min(max(int(np.ceil(real(pw + 1) * bin_w[k])) + start_w[k], 0), width)
+                if h1 <= h0 or w1 <= w0:
+                    continue                      # empty bin: stays 0, argmax -1
+                best[:] = lowest
+                where[:] = -1
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        row = image[h, w]
+                        flat = np.int32(h * width + w)
+                        for c in range(channels):   # branch-free, so it vectorises
+                            larger = row[c] > best[c]  # strict: the first maximum wins
+                            best[c] = row[c] if larger else best[c]
+                            where[c] = flat if larger else where[c]
+                out[k, :, ph, pw] = best
+                argmax[k, :, ph, pw] = where
+    return out, argmax
+
+
+@numba.njit(cache=True)
+def _scatter_to_argmax(grad_in, grad_out, argmax, batch):
+    """grad_in[b, c, argmax] += grad_out, bin by bin (the gradient of a max goes to the max).
+
+    grad_in: [N, C, H*W] (written in place); grad_out, argmax: [K, C, oh, ow]."""
+    n_rois, channels, pooled_h, pooled_w = grad_out.shape
+    for k in range(n_rois):
+        plane = grad_in[batch[k]]
+        for c in range(channels):
+            g = grad_out[k, c]
+            a = argmax[k, c]
+            for ph in range(pooled_h):
+                for pw in range(pooled_w):
+                    i = a[ph, pw]
+                    if i >= 0:
+                        plane[c, i] += g[ph, pw]
