@@ -1,7 +1,9 @@
 """One interactive explorer per lesson. Each is a drawing function (plain values in, a dict
 out; unit-tested without Jupyter) wrapped in ipywidgets controls by :class:`Explorer`."""
 from ._explorer import Explorer
+from .conv_explorer import conv_explorer, draw_conv, draw_receptive_field, receptive_field_explorer
 from .iou_explorer import draw_iou, iou_explorer
 from .nms_explorer import draw_nms, nms_explorer
 
-__all__ = ["Explorer", "draw_iou", "iou_explorer", "draw_nms", "nms_explorer"]
+__all__ = ["Explorer", "draw_iou", "iou_explorer", "draw_nms", "nms_explorer",
+           "draw_conv", "conv_explorer", "draw_receptive_field", "receptive_field_explorer"]

@@ -3,43 +3,59 @@
 An explorer is a *drawing function* (plain values in, a dict of what it computed out, tested
 without Jupyter) plus a dict of ipywidgets controls named like the function's arguments::
 
-    Explorer(draw_iou, {"x": IntSlider(...), "pos_threshold": FloatSlider(...)}, fixed={...})
+    Explorer(draw_iou, {"x": FloatSlider(...), "high_threshold": FloatSlider(...)}, fixed={...})
 
-Moving a control redraws the same Matplotlib figure; ``explorer.result`` holds the last dict,
-``explorer.set(x=30)`` moves controls from code (as a test or a lecturer's script does), and
-``explorer.redraw_seconds`` the time of the last redraw.
+Moving a control redraws the same Matplotlib figure and sends it to the notebook as one PNG
+(no second "tight" layout pass, so a slider answers at once). ``explorer.result`` holds the
+last dict, ``explorer.set(x=30)`` moves controls from code (as a test or a lecturer's script
+does), ``explorer.redraw_seconds`` times the last redraw. ``constrain(controls, changed)`` may
+adjust controls (their ranges, say) before each redraw; ``changed`` names the control the user
+just moved (``None`` at the start or after ``set``).
 """
 from __future__ import annotations
 
+import io
 import time
 from typing import Callable
 
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import Image, display
 from matplotlib.figure import Figure
+
+EXPLORER_DPI = 80   # sharp enough on a projector, quick to render
 
 
 class Explorer:
     def __init__(self, draw: Callable[..., dict], controls: dict[str, widgets.Widget],
                  fixed: dict | None = None, figsize=(6.0, 5.0), columns: int = 2,
-                 title: str | None = None):
+                 title: str | None = None, clear: bool = True,
+                 constrain: Callable[[dict, str | None], None] | None = None, side_panel: bool = False):
         self.draw = draw
         self.controls = controls
         self.fixed = dict(fixed or {})
-        self.figure = Figure(figsize=figsize)  # no layout engine: it costs a draw per redraw
+        self.clear = clear
+        self.constrain = constrain
+        self.figure = Figure(figsize=figsize, dpi=EXPLORER_DPI)  # no layout engine: one pass
         self.output = widgets.Output()
         self.readout = widgets.HTML()
         self.result: dict = {}
         self.redraw_seconds = 0.0
         self._holding = False
         for control in controls.values():
-            if not isinstance(control, (widgets.Button, widgets.Label, widgets.HTML)):
+            if not isinstance(control, (widgets.Button, widgets.Label, widgets.HTML)) \
+                    and not control.style.description_width:
                 control.style.description_width = "initial"
             control.observe(self._on_change, names="value")
-        rows = [widgets.HBox(list(controls.values())[i:i + columns])
-                for i in range(0, len(controls), columns)]
         header = [widgets.HTML(f"<b>{title}</b>")] if title else []
-        self.widget = widgets.VBox(header + rows + [self.readout, self.output])
+        if side_panel:
+            panel = widgets.VBox(header + list(controls.values()),
+                                 layout=widgets.Layout(width="300px"))
+            self.widget = widgets.VBox([widgets.HBox([panel, self.output]), self.readout])
+        else:
+            rows = [widgets.HBox(list(controls.values())[i:i + columns])
+                    for i in range(0, len(controls), columns)]
+            self.widget = widgets.VBox(header + rows + [self.readout, self.output])
+        self._apply_constraints()
         self.redraw()
 
     def values(self) -> dict:
@@ -58,21 +74,36 @@ class Explorer:
                 self.controls[name].value = value
         finally:
             self._holding = False
+        self._apply_constraints()
         return self.redraw()
 
     def redraw(self) -> dict:
         start = time.perf_counter()
-        self.figure.clear()
+        if self.clear:
+            self.figure.clear()
         self.result = self.draw(**self.fixed, **self.values(), fig=self.figure)
         self.readout.value = self.result.get("readout", "")
+        png = io.BytesIO()
+        self.figure.savefig(png, format="png")
         self.output.clear_output(wait=True)
         with self.output:
-            display(self.figure)
+            display(Image(png.getvalue()))
         self.redraw_seconds = time.perf_counter() - start
         return self.result
 
-    def _on_change(self, _change) -> None:
+    def _apply_constraints(self, changed: str | None = None) -> None:
+        if self.constrain is None:
+            return
+        holding, self._holding = self._holding, True
+        try:
+            self.constrain(self.controls, changed)
+        finally:
+            self._holding = holding
+
+    def _on_change(self, change) -> None:
         if not self._holding:
+            moved = next((n for n, c in self.controls.items() if c is change["owner"]), None)
+            self._apply_constraints(moved)
             self.redraw()
 
     def _ipython_display_(self) -> None:

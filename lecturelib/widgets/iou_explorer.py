@@ -72,17 +72,14 @@ def draw_iou(x: float, y: float, width: float, height: float, high_threshold: fl
             "label_name": LABEL_NAMES[label], "readout": readout, "figure": fig}
 
 
-def _check_low_le_high(explorer_controls):
-    high, low = explorer_controls["high_threshold"], explorer_controls["low_threshold"]
-
-    def keep_order(change):
-        if low.value > high.value:
-            if change["owner"] is low:
-                high.value = low.value
-            else:
-                low.value = high.value
-    high.observe(keep_order, names="value")
-    low.observe(keep_order, names="value")
+def _keep_low_below_high(controls, changed) -> None:
+    """The negative threshold may not pass the positive one: push the other slider along."""
+    high, low = controls["high_threshold"], controls["low_threshold"]
+    if low.value > high.value:
+        if changed == "low_threshold":
+            high.value = low.value
+        else:
+            low.value = high.value
 
 
 def iou_explorer(high_threshold: float = 0.7, low_threshold: float = 0.3,
@@ -97,6 +94,5 @@ def iou_explorer(high_threshold: float = 0.7, low_threshold: float = 0.3,
         "high_threshold": slider("positive if IoU ≥", high_threshold, 0, 1, 0.05),
         "low_threshold": slider("negative if IoU <", low_threshold, 0, 1, 0.05),
     }
-    _check_low_le_high(controls)
     return Explorer(draw_iou, controls, fixed={"ground_truth": ground_truth},
-                    title="IoU explorer")
+                    title="IoU explorer", constrain=_keep_low_below_high)
