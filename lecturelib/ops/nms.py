@@ -68,13 +68,16 @@ def _nms(boxes, scores, idxs, iou_threshold, backend):
         return order[keep_mask]
     classes = (np.zeros(0, np.int64) if sorted_idxs is None
                else sorted_idxs.cpu().to(torch.int64).numpy())
-    kept = _greedy_nms(sorted_boxes.detach().cpu().numpy(), classes, iou_threshold)
+    columns = sorted_boxes.detach().cpu().T.contiguous().numpy()   # x1, y1, x2, y2 rows
+    kept = _greedy_nms(columns, classes, iou_threshold)
     return order[torch.from_numpy(kept).to(device)]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _greedy_nms(boxes, classes, iou_threshold):
-    """boxes: float[N, 4] sorted by decreasing score; classes: int64[N], or empty for one class.
+def _greedy_nms(columns, classes, iou_threshold):
+    """columns: float[4, N], the x1, y1, x2, y2 of boxes sorted by decreasing score (each
+    coordinate contiguous, so the inner loop streams through memory); classes: int64[N], or
+    empty for one class.
 
     Returns the positions (in the sorted order, ascending) of the kept boxes. Boxes are grouped
     by class first (a stable sort keeps each group in score order), so the work is the sum of
@@ -82,22 +85,33 @@ def _greedy_nms(boxes, classes, iou_threshold):
     ``inter / (area_i + area_j - inter)`` in the boxes' dtype, compared with the threshold as a
     double.
     """
-    n = boxes.shape[0]
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    n = columns.shape[1]
+    x1, y1, x2, y2 = columns[0], columns[1], columns[2], columns[3]
     areas = (x2 - x1) * (y2 - y1)
-    zero = boxes.dtype.type(0)
-    per_class = classes.shape[0] == n
-    group = np.argsort(classes, kind="mergesort") if per_class else np.arange(n)
+    zero = columns.dtype.type(0)
     suppressed = np.zeros(n, np.bool_)
     kept = np.empty(n, np.int64)
     n_kept = 0
+    if classes.shape[0] != n:                 # one class: visit boxes in score order
+        for i in range(n):
+            if suppressed[i]:
+                continue
+            kept[n_kept] = i
+            n_kept += 1
+            for j in range(i + 1, n):
+                if not suppressed[j]:
+                    w = max(zero, min(x2[i], x2[j]) - max(x1[i], x1[j]))
+                    h = max(zero, min(y2[i], y2[j]) - max(y1[i], y1[j]))
+                    inter = w * h
+                    if inter / (areas[i] + areas[j] - inter) > iou_threshold:
+                        suppressed[j] = True
+        return kept[:n_kept]
+    group = np.argsort(classes, kind="mergesort")   # stable: each class stays in score order
     start = 0
-    while start < n:                      # one group (class) at a time
+    while start < n:                                # one class at a time
         end = start + 1
-        while per_class and end < n and classes[group[end]] == classes[group[start]]:
+        while end < n and classes[group[end]] == classes[group[start]]:
             end += 1
-        if not per_class:
-            end = n
         for a in range(start, end):
             i = group[a]
             if suppressed[i]:
@@ -106,12 +120,11 @@ def _greedy_nms(boxes, classes, iou_threshold):
             n_kept += 1
             for b in range(a + 1, end):
                 j = group[b]
-                if suppressed[j]:
-                    continue
-                w = max(zero, min(x2[i], x2[j]) - max(x1[i], x1[j]))
-                h = max(zero, min(y2[i], y2[j]) - max(y1[i], y1[j]))
-                inter = w * h
-                if inter / (areas[i] + areas[j] - inter) > iou_threshold:
-                    suppressed[j] = True
+                if not suppressed[j]:
+                    w = max(zero, min(x2[i], x2[j]) - max(x1[i], x1[j]))
+                    h = max(zero, min(y2[i], y2[j]) - max(y1[i], y1[j]))
+                    inter = w * h
+                    if inter / (areas[i] + areas[j] - inter) > iou_threshold:
+                        suppressed[j] = True
         start = end
     return np.sort(kept[:n_kept])
