@@ -2,8 +2,12 @@
 out; unit-tested without Jupyter) wrapped in ipywidgets controls by :class:`Explorer`."""
 from ._explorer import Explorer
 from .conv_explorer import conv_explorer, draw_conv, draw_receptive_field, receptive_field_explorer
+from .detection_explorers import (detection_explorer, draw_detections, draw_proposal_labels,
+                                  proposal_label_explorer)
 from .iou_explorer import draw_iou, iou_explorer
 from .nms_explorer import draw_nms, nms_explorer
 
 __all__ = ["Explorer", "draw_iou", "iou_explorer", "draw_nms", "nms_explorer",
-           "draw_conv", "conv_explorer", "draw_receptive_field", "receptive_field_explorer"]
+           "draw_conv", "conv_explorer", "draw_receptive_field", "receptive_field_explorer",
+           "draw_proposal_labels", "proposal_label_explorer", "draw_detections",
+           "detection_explorer"]

@@ -1,0 +1,84 @@
+"""The package's own small checkpoints: stored in this folder, verified by SHA-256 at load.
+
+``MANIFEST.json`` lists each checkpoint with its file, size, hash and the exact command that
+rebuilds it (deterministically, from a seed). Nothing is ever downloaded: a missing file or a
+hash mismatch is an error that names the command to run.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+FOLDER = Path(__file__).parent
+MANIFEST = FOLDER / "MANIFEST.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, altered, or was never built."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def load_checkpoint(name: str, folder: Path | None = None) -> dict:
+    """The checkpoint dict saved as ``name`` (``state_dict`` + ``meta``), after checking its hash."""
+    entries = manifest()
+    if name not in entries:
+        raise CheckpointError(f"no checkpoint named {name!r}; known: {sorted(entries)}. "
+                              f"Build it with: python -m lecturelib train {name}")
+    entry = entries[name]
+    path = (folder or FOLDER) / entry["file"]
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file {path} is missing; rebuild it with: "
+                              f"{entry['command']}")
+    digest = sha256(path)
+    if digest != entry["sha256"]:
+        raise CheckpointError(f"checkpoint {path} has SHA-256 {digest[:12]}…, the manifest expects "
+                              f"{entry['sha256'][:12]}…: the file was altered or is from another "
+                              f"build. Rebuild it with: {entry['command']}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def save_checkpoint(name: str, checkpoint: dict, command: str, folder: Path | None = None) -> Path:
+    """Write ``checkpoint`` atomically (temporary file + rename) and record it in the manifest."""
+    folder = folder or FOLDER
+    path = folder / f"{name}.pt"
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    _atomic_write(path, buffer.getvalue())
+    entries = manifest() if folder == FOLDER else {}
+    entries[name] = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+                     "command": command}
+    if folder == FOLDER:
+        _atomic_write(MANIFEST, (json.dumps(entries, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

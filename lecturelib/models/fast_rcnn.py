@@ -1,0 +1,186 @@
+"""Fast R-CNN (Girshick, 2015) in miniature: one CNN pass per image, RoI pooling, two heads.
+
+    image Float[3, 128, 128]
+      backbone.features                 -> conv map Float[64, 32, 32]   (stride 4, computed once)
+      roi_pool(proposals, 4 × 4, 1/4)   -> Float[P, 64, 4, 4]           (replaces the last max-pool)
+      backbone.fc (fc6, fc7)            -> Float[P, 256]
+      cls_score                         -> K + 1 class scores (softmax)
+      bbox_pred                         -> 4K class-specific deltas (weights 10, 10, 5, 5)
+
+Training samples a few images × many RoIs: 25 % foreground (IoU >= 0.5 with an object), the
+rest background (IoU in [0.1, 0.5)), and minimises cross-entropy + smooth L1 on the deltas of
+the true class — one network, one loss, where R-CNN trained three models.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import CLASSES, SyntheticShapes
+from ..ops import batched_nms, box_iou, clip_boxes_to_image, decode_boxes, encode_boxes, roi_pool
+from .backbone import FEATURE_STRIDE, Backbone
+from .proposals import proposals_for
+
+NUM_CLASSES = len(CLASSES) - 1
+BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
+POOLED = 4   # RoI pooling output: what the replaced max-pool produced for a 32 × 32 crop
+DEFAULTS = dict(train_images=512, steps=1000, images_per_batch=2, rois_per_image=64,
+                foreground_fraction=0.25, foreground_iou=0.5, background_iou=(0.1, 0.5),
+                lr=1e-3)
+
+
+class FastRCNN(nn.Module):
+    def __init__(self, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.num_classes = num_classes
+        self.backbone = Backbone(num_classes=num_classes)      # its classifier stays unused
+        self.cls_score = nn.Linear(256, num_classes + 1)
+        self.bbox_pred = nn.Linear(256, 4 * num_classes)
+        nn.init.normal_(self.bbox_pred.weight, std=0.001)
+        nn.init.zeros_(self.bbox_pred.bias)
+
+    def forward(self, images: torch.Tensor, rois: torch.Tensor, backend: str | None = None):
+        """images Float[N, 3, H, W], rois Float[R, 5] (batch index, x1, y1, x2, y2) ->
+        class logits Float[R, K + 1], deltas Float[R, 4K]."""
+        conv = self.backbone.features(images)                               # once per image
+        pooled = roi_pool(conv, rois, POOLED, 1.0 / FEATURE_STRIDE, backend=backend)
+        fc7 = self.backbone.fc(pooled)
+        return self.cls_score(fc7), self.bbox_pred(fc7)
+
+    @torch.no_grad()
+    def detect(self, image: torch.Tensor, proposals: torch.Tensor, nms_threshold: float = 0.3,
+               max_detections: int = 100) -> dict:
+        """Detections for one image, like :meth:`lecturelib.models.rcnn.RCNN.detect`."""
+        self.eval()
+        proposals = torch.as_tensor(proposals, dtype=torch.float32).reshape(-1, 4)
+        rois = torch.cat([torch.zeros(len(proposals), 1), proposals], dim=1)
+        logits, deltas = self(image[None], rois)
+        scores = logits.softmax(dim=1)[:, 1:]                                  # [P, K]
+        boxes = decode_boxes(deltas, proposals, BOX_WEIGHTS).reshape(-1, self.num_classes, 4)
+        boxes = clip_boxes_to_image(boxes, image.shape[-2:]).reshape(-1, 4)
+        scores = scores.reshape(-1)
+        labels = torch.arange(1, self.num_classes + 1).repeat(len(proposals))
+        keep = (scores > 0.01) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        keep = batched_nms(boxes, scores, labels, nms_threshold)[:max_detections]
+        return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
+
+
+def sample_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
+                count: int, foreground_fraction: float, foreground_iou: float,
+                background_iou: tuple[float, float], generator: torch.Generator):
+    """The paper's RoI sampling for one image: up to ``foreground_fraction`` of ``count`` from
+    IoU >= foreground_iou (the ground truths included), the rest from IoU in background_iou.
+    Returns boxes Float[R, 4], labels Int64[R] (0 = background), regression targets Float[R, 4]."""
+    boxes = torch.cat([gt_boxes, proposals])
+    best, matched = box_iou(boxes, gt_boxes).max(dim=1)
+    foreground = torch.nonzero(best >= foreground_iou)[:, 0]
+    background = torch.nonzero((best >= background_iou[0]) & (best < background_iou[1]))[:, 0]
+    if len(background) == 0:   # nothing in [0.1, 0.5): fall back to anything below 0.5
+        background = torch.nonzero(best < foreground_iou)[:, 0]
+    n_fg = min(len(foreground), int(count * foreground_fraction))
+    foreground = foreground[torch.randperm(len(foreground), generator=generator)[:n_fg]]
+    pick = torch.randint(len(background), (count - n_fg,), generator=generator) \
+        if len(background) else torch.zeros(0, dtype=torch.int64)
+    chosen = torch.cat([foreground, background[pick]])
+    labels = torch.where(best[chosen] >= foreground_iou, gt_labels[matched[chosen]], 0)
+    targets = encode_boxes(gt_boxes[matched[chosen]], boxes[chosen].clamp_min(0), BOX_WEIGHTS) \
+        if _positive_size(boxes[chosen]) else torch.zeros(len(chosen), 4)
+    return boxes[chosen], labels, targets
+
+
+def _positive_size(boxes):
+    return bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all())
+
+
+def multitask_loss(logits, deltas, labels, targets):
+    """Cross-entropy over K + 1 classes + smooth L1 on the deltas of the true class
+    (foreground RoIs only), averaged over all RoIs as in the paper."""
+    classification = nn.functional.cross_entropy(logits, labels)
+    fg = torch.nonzero(labels > 0)[:, 0]
+    chosen = deltas.reshape(len(deltas), -1, 4)[fg, labels[fg] - 1]
+    regression = nn.functional.smooth_l1_loss(chosen, targets[fg], beta=1.0, reduction="sum")
+    return classification + regression / max(len(labels), 1), classification, regression
+
+
+def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[FastRCNN, dict]:
+    from ..checkpoints import load_checkpoint
+    config = {**DEFAULTS, **overrides}
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    data = SyntheticShapes("train", num_images=config["train_images"])
+    proposals, _ = proposals_for(data, progress=progress)
+    model = FastRCNN()
+    pretrained = load_checkpoint("backbone")["state_dict"]
+    model.backbone.load_state_dict(pretrained)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model.train()
+    losses = []
+    for _ in tqdm(range(config["steps"]), desc="training Fast R-CNN", disable=not progress):
+        images, rois, labels, targets = [], [], [], []
+        for slot, i in enumerate(torch.randint(len(data), (config["images_per_batch"],),
+                                               generator=g).tolist()):
+            image, target = data[i]
+            flip = bool(torch.rand(1, generator=g) < 0.5)
+            props = torch.from_numpy(proposals[i])
+            gt = target["boxes"]
+            if flip:                                   # mirror image, boxes and proposals
+                image = image.flip(-1)
+                w = image.shape[-1]
+                gt = torch.stack([w - gt[:, 2], gt[:, 1], w - gt[:, 0], gt[:, 3]], 1)
+                props = torch.stack([w - props[:, 2], props[:, 1], w - props[:, 0], props[:, 3]], 1)
+            boxes, y, t = sample_rois(props, gt, target["labels"], config["rois_per_image"],
+                                      config["foreground_fraction"], config["foreground_iou"],
+                                      config["background_iou"], g)
+            images.append(image)
+            rois.append(torch.cat([torch.full((len(boxes), 1), float(slot)), boxes], 1))
+            labels.append(y)
+            targets.append(t)
+        logits, deltas = model(torch.stack(images), torch.cat(rois))
+        loss, _, _ = multitask_loss(logits, deltas, torch.cat(labels), torch.cat(targets))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    summary = {"config": config, "first_loss": float(np.mean(losses[:20])),
+               "last_loss": float(np.mean(losses[-50:])), "seconds": time.perf_counter() - start}
+    return model, summary
+
+
+def train_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> dict:
+    from ..checkpoints import save_checkpoint
+    model, summary = build_fast_rcnn(seed, progress, **overrides)
+    command = "python -m lecturelib train fast_rcnn" + (f" --seed {seed}" if seed else "")
+    save_checkpoint("fast_rcnn", {"state_dict": model.state_dict(), "meta": summary}, command)
+    return summary
+
+
+def load_fast_rcnn() -> FastRCNN:
+    from ..checkpoints import load_checkpoint
+    model = FastRCNN()
+    model.load_state_dict(load_checkpoint("fast_rcnn")["state_dict"])
+    return model.eval()
+
+
+def evaluate_fast_rcnn(split: str = "test", num_images: int | None = None,
+                       model: FastRCNN | None = None, progress: bool = True) -> dict:
+    from ..metrics import coco_evaluate
+    model = model or load_fast_rcnn()
+    data = SyntheticShapes(split, num_images=num_images)
+    proposals, proposal_seconds = proposals_for(data, progress=progress)
+    predictions, targets, seconds = [], [], 0.0
+    for i in tqdm(range(len(data)), desc=f"Fast R-CNN on {split}", disable=not progress):
+        image, target = data[i]
+        start = time.perf_counter()
+        predictions.append(model.detect(image, torch.from_numpy(proposals[i])))
+        seconds += time.perf_counter() - start
+        targets.append(target)
+    return {**coco_evaluate(predictions, targets), "split": split, "images": len(data),
+            "seconds_per_image": seconds / len(data),
+            "proposal_seconds_per_image": proposal_seconds, "forward_passes_per_image": 1.0}

@@ -1,0 +1,189 @@
+"""The detector machinery: warping, the backbone and its training loop, checkpoints, R-CNN's
+stages and the command line."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lecturelib import checkpoints
+from lecturelib.models import Backbone, add_context, warp_regions
+from lecturelib.models.backbone import object_crops, pretrain
+from lecturelib.models.rcnn import RCNN
+from lecturelib.models.rcnn_train import label_proposals
+
+
+def test_add_context_keeps_the_box_at_size_minus_two_context():
+    box = torch.tensor([[10., 20., 30., 60.]])
+    wide = add_context(box, size=32, context=4)
+    # after warping `wide` to 32 px, the original box spans 24 px: scale 32 / 24
+    assert torch.allclose((wide[:, 2:] - wide[:, :2]) / (box[:, 2:] - box[:, :2]),
+                          torch.tensor(32 / 24))
+    assert torch.allclose((wide[:, :2] + wide[:, 2:]) / 2, (box[:, :2] + box[:, 2:]) / 2)
+    with pytest.raises(ValueError, match="context"):
+        add_context(box, 32, 16)
+
+
+def test_warp_resamples_bilinearly():
+    # On a linear ramp, bilinear resampling is exact: the crop of the box [8, 0, 40, 32] warped
+    # to 32 × 32 (no context) reads the ramp at the 32 pixel centres 8.5 ... 39.5.
+    h, w = 32, 64
+    ramp = torch.arange(w, dtype=torch.float32).repeat(3, h, 1) + 0.5
+    crop = warp_regions(ramp, torch.tensor([[8., 0., 40., 32.]]), size=32, context=0)
+    assert crop.shape == (1, 3, 32, 32)
+    assert torch.allclose(crop[0, 0, 5], torch.arange(8, 40, dtype=torch.float32) + 0.5, atol=1e-5)
+    # a list of boxes per image and RoIs [K, 5] give the same crops
+    image = torch.rand(2, 3, 40, 40)
+    boxes = [torch.tensor([[0., 0., 20., 30.]]), torch.tensor([[5., 5., 35., 25.]])]
+    rois = torch.tensor([[0., 0., 0., 20., 30.], [1., 5., 5., 35., 25.]])
+    assert torch.equal(warp_regions(image, boxes), warp_regions(image, rois))
+
+
+def test_backbone_shapes():
+    model = Backbone()
+    x = torch.rand(5, 3, 32, 32)
+    assert model.features(x).shape == (5, 64, 8, 8)
+    assert model.embed(x).shape == (5, 256)
+    assert model(x).shape == (5, 3)
+
+
+def test_pretraining_loop_lowers_the_loss():
+    model, summary = pretrain(num_images=60, epochs=4, batch_size=16, progress=False)
+    assert summary["last_loss"] < summary["first_loss"]
+    again, summary2 = pretrain(num_images=60, epochs=4, batch_size=16, progress=False)
+    assert summary2["last_loss"] == summary["last_loss"], "training is deterministic"
+    crops, labels = object_crops(3, seed=5)
+    assert crops.shape[1:] == (3, 32, 32) and labels.min() >= 0 and labels.max() <= 2
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "FOLDER", tmp_path)
+    monkeypatch.setattr(checkpoints, "MANIFEST", tmp_path / "MANIFEST.json")
+    state = {"state_dict": Backbone().state_dict(), "meta": {"note": 1}}
+    path = checkpoints.save_checkpoint("toy", state, "python -m lecturelib train toy")
+    manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
+    assert manifest["toy"]["sha256"] == checkpoints.sha256(path)
+    loaded = checkpoints.load_checkpoint("toy")
+    assert all(torch.equal(loaded["state_dict"][k], v) for k, v in state["state_dict"].items())
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint named 'other'"):
+        checkpoints.load_checkpoint("other")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF                      # one altered byte
+    path.write_bytes(bytes(data))
+    with pytest.raises(checkpoints.CheckpointError, match="python -m lecturelib train toy"):
+        checkpoints.load_checkpoint("toy")
+    path.unlink()
+    with pytest.raises(checkpoints.CheckpointError, match="missing"):
+        checkpoints.load_checkpoint("toy")
+    assert not list(tmp_path.glob(".*")), "no temporary files left behind"
+
+
+def test_shipped_checkpoints_verify_and_are_small():
+    for name, entry in checkpoints.manifest().items():
+        assert entry["bytes"] < 5 * 2**20, f"{name} is {entry['bytes']} bytes: keep it a few MB"
+        checkpoints.load_checkpoint(name)   # hash verified
+        assert entry["command"].startswith("python -m lecturelib train")
+
+
+def test_label_proposals_for_finetuning():
+    gt = torch.tensor([[0., 0., 10., 10.], [20., 20., 40., 40.]])
+    labels = torch.tensor([2, 3])
+    proposals = torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 20.], [20., 20., 38., 40.],
+                              [50., 50., 60., 60.], [0., 0., 10., 5.]])
+    y, best, matched = label_proposals(proposals, gt, labels, 0.5)
+    assert y.tolist() == [2, 2, 3, 0, 2]                 # IoU 1, 0.5, 0.9, 0, 0.5
+    assert matched[:3].tolist() == [0, 0, 1]
+    y_none, _, _ = label_proposals(proposals, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64))
+    assert (y_none == 0).all()
+
+
+def test_rcnn_detect_output_contract():
+    torch.manual_seed(0)
+    model = RCNN()
+    image = torch.rand(3, 64, 64)
+    proposals = torch.tensor([[0., 0., 30., 30.], [10., 10., 50., 40.], [5., 5., 6., 6.]])
+    for svm in (True, False):
+        for reg in (True, False):
+            out = model.detect(image, proposals, use_svm=svm, use_bbox_regression=reg)
+            assert set(out) == {"boxes", "scores", "labels"}
+            assert out["boxes"].shape[1] == 4 and len(out["scores"]) == len(out["labels"])
+            assert ((out["labels"] >= 1) & (out["labels"] <= 3)).all()
+            assert (out["scores"][:-1] >= out["scores"][1:]).all()
+    empty = model.detect(image, torch.zeros(0, 4))
+    assert len(empty["boxes"]) == 0
+
+
+def test_cli_reports_json_on_its_last_line():
+    result = subprocess.run([sys.executable, "-m", "lecturelib", "evaluate", "backbone",
+                             "--split", "val"], capture_output=True, text=True, timeout=600)
+    if "no checkpoint named 'backbone'" in result.stderr:
+        pytest.skip("the backbone checkpoint has not been built")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["model"] == "backbone" and 0.0 <= report["accuracy"] <= 1.0
+    bad = subprocess.run([sys.executable, "-m", "lecturelib", "train", "nonsense"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_rcnn_variants_agree_with_detect():
+    torch.manual_seed(1)
+    model = RCNN()
+    model.svm_weight.normal_()
+    model.bbox_weight.normal_(std=0.001)
+    image = torch.rand(3, 64, 64)
+    proposals = torch.tensor([[0., 0., 30., 30.], [10., 10., 50., 40.], [20., 5., 60., 30.]])
+    variants = model.detect_variants(image, proposals)
+    assert set(variants) == {"softmax", "softmax+regression", "svm", "svm+regression"}
+    for svm in (True, False):
+        for reg in (True, False):
+            name = ("svm" if svm else "softmax") + ("+regression" if reg else "")
+            one = model.detect(image, proposals, use_svm=svm, use_bbox_regression=reg)
+            assert all(torch.equal(one[k], variants[name][k]) for k in one)
+
+
+def test_fast_rcnn_forward_shapes_and_loss():
+    from lecturelib.models.fast_rcnn import FastRCNN, multitask_loss, sample_rois
+    torch.manual_seed(0)
+    model = FastRCNN()
+    images = torch.rand(2, 3, 64, 64)
+    rois = torch.tensor([[0, 0, 0, 30, 30], [1, 10, 10, 50, 40], [1, 0, 0, 64, 64.]])
+    logits, deltas = model(images, rois)
+    assert logits.shape == (3, 4) and deltas.shape == (3, 12)
+    g = torch.Generator().manual_seed(0)
+    gt, gt_labels = torch.tensor([[10., 10., 40., 40.]]), torch.tensor([2])
+    proposals = torch.tensor([[12., 10., 40., 42.], [0., 0., 20., 20.], [30., 30., 60., 60.],
+                              [11., 11., 39., 39.]])
+    boxes, labels, targets = sample_rois(proposals, gt, gt_labels, 8, 0.25, 0.5, (0.1, 0.5), g)
+    assert len(boxes) == 8 and (labels > 0).sum() == 2          # 25 % of 8 foreground
+    assert set(labels.tolist()) <= {0, 2}
+    loss, cls, reg = multitask_loss(torch.zeros(8, 4, requires_grad=True),
+                                    torch.zeros(8, 12), labels, targets)
+    assert torch.isclose(cls, torch.log(torch.tensor(4.0)))     # uniform over K + 1
+    loss.backward()
+
+
+def test_detection_explorers_count_what_they_draw():
+    from lecturelib.widgets import draw_detections, draw_proposal_labels, proposal_label_explorer
+    image = torch.rand(3, 64, 64)
+    gt = torch.tensor([[10., 10., 40., 40.]])
+    proposals = torch.tensor([[10., 10., 40., 40.], [10., 10., 40., 25.], [10., 10., 22., 22.],
+                              [45., 45., 60., 60.]])                # IoU 1, 0.5, 0.16, 0
+    r = draw_proposal_labels(image, proposals, gt, 0.5, 0.3)
+    assert r["counts"] == {"positive": 2, "negative": 2, "ignored": 0}
+    r = draw_proposal_labels(image, proposals, gt, 0.7, 0.1)
+    assert r["counts"] == {"positive": 1, "negative": 1, "ignored": 2}
+    e = proposal_label_explorer(image, proposals, gt)
+    assert e.set(positive_iou=0.9)["counts"]["positive"] == 1
+    e.controls["negative_iou"].value = 0.95
+    assert e.controls["positive_iou"].value == 0.95
+    detections = {"boxes": torch.tensor([[10., 10., 40., 40.], [0., 0., 5., 5.]]),
+                  "scores": torch.tensor([0.9, 0.4]), "labels": torch.tensor([2, 1])}
+    target = {"boxes": gt, "labels": torch.tensor([2])}
+    r = draw_detections(image, detections, target, 0.5)
+    assert (r["shown"], r["hits"], r["false_positives"]) == (1, 1, 0)
+    r = draw_detections(image, detections, target, 0.3)
+    assert (r["shown"], r["hits"], r["false_positives"]) == (2, 1, 1)
+    wrong_class = {**target, "labels": torch.tensor([3])}
+    assert draw_detections(image, detections, wrong_class, 0.3)["hits"] == 0
