@@ -187,3 +187,32 @@ def test_detection_explorers_count_what_they_draw():
     assert (r["shown"], r["hits"], r["false_positives"]) == (2, 1, 1)
     wrong_class = {**target, "labels": torch.tensor([3])}
     assert draw_detections(image, detections, wrong_class, 0.3)["hits"] == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_training_set():
+    from lecturelib.data import SyntheticShapes
+    from lecturelib.models.proposals import proposals_for
+    data = SyntheticShapes("train", num_images=12)
+    proposals, _ = proposals_for(data, progress=False)
+    return data, proposals
+
+
+def test_rcnn_finetuning_lowers_the_loss(tiny_training_set):
+    from lecturelib.models.rcnn_train import finetune, finetune_samples
+    data, proposals = tiny_training_set
+    model = RCNN()
+    model.cnn.load_state_dict({k: v for k, v in checkpoints.load_checkpoint("backbone")
+                               ["state_dict"].items() if not k.startswith("classifier")},
+                              strict=False)
+    crops, labels = finetune_samples(data, proposals, 0.5, 16, seed=0)
+    assert crops.dtype == torch.uint8 and (labels > 0).any() and (labels == 0).any()
+    losses = finetune(model, crops, labels, steps=40, batch_size=32, positive_fraction=0.25,
+                      lr=1e-3, seed=0, progress=False)
+    assert sum(losses[-8:]) < sum(losses[:8])
+
+
+def test_fast_rcnn_training_lowers_the_loss(tiny_training_set):
+    from lecturelib.models.fast_rcnn import build_fast_rcnn
+    _, summary = build_fast_rcnn(progress=False, train_images=12, steps=40)
+    assert summary["last_loss"] < summary["first_loss"]
