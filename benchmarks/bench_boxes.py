@@ -9,13 +9,12 @@ times the Triton kernels against torchvision's CUDA ops.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torchvision
 
 import lecturelib.ops as ops
+from timing import median_time  # benchmarks/timing.py
 
 
 def random_boxes(n: int, seed: int, image: float = 1000.0, device="cpu") -> torch.Tensor:
@@ -25,17 +24,6 @@ def random_boxes(n: int, seed: int, image: float = 1000.0, device="cpu") -> torc
     wh = torch.rand(n, 2, generator=g) * 190 + 10
     return torch.cat([xy, xy + wh], dim=1).to(device)
 
-
-def median_time(fn, repeats: int, sync=lambda: None) -> float:
-    fn()  # warm-up (numba compile, Triton JIT, allocator)
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def cases(device: str):

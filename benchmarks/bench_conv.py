@@ -11,29 +11,15 @@ GPU (only when CUDA is available): the Triton implicit-GEMM kernel against cuDNN
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
 from lecturelib.ops.conv import conv2d, conv_transpose2d
+from timing import median_time  # benchmarks/timing.py
 
 CPU_LIMIT = 10.0   # the im2col path must stay within 10x of F.conv2d on the 64-channel layer
 
-
-def median_time(fn, repeats: int = 15, warmup: int = 3, sync=lambda: None) -> float:
-    """Median wall time of ``fn()`` in seconds."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # (name, N, C, O, H, k, stride, padding, dilation, groups)

@@ -10,13 +10,12 @@ torchvision CUDA.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torchvision
 
 import lecturelib.ops as ops
+from timing import median_time  # benchmarks/timing.py
 
 
 def make_case(device: str, seed: int = 0):
@@ -27,17 +26,6 @@ def make_case(device: str, seed: int = 0):
     rois = torch.cat([torch.zeros(512, 1), xy, (xy + wh).clamp(max=799)], dim=1).to(device)
     return x, rois
 
-
-def timed(fn, repeats: int, sync) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def run(device: str, repeats: int) -> None:
@@ -50,8 +38,8 @@ def run(device: str, repeats: int) -> None:
     for name, fn in pool.items():
         out = fn()
         grad = torch.randn_like(out)
-        forward = timed(fn, repeats, sync)
-        backward = timed(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, sync)
+        forward = median_time(fn, repeats, sync)
+        backward = median_time(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, sync)
         results[name] = (forward, backward)
     label = "Triton vs torchvision CUDA" if device == "cuda" else "CPU path vs torchvision CPU (C++)"
     print(f"\nroi_pool, 512 RoIs x 256 ch, 50x50 map, 7x7 output — {label}, median of {repeats}")

@@ -34,3 +34,17 @@ def combine_or(a, b):
 @triton.jit
 def combine_max(a, b):
     return tl.maximum(a, b)
+
+
+@triton.jit
+def pairwise_iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2):
+    """IoU of every pair of a column of boxes (a*: [BLOCK_A]) and a row of boxes (b*: [BLOCK_B])
+    -> [BLOCK_A, BLOCK_B], with torchvision's arithmetic and 0 where the union is empty."""
+    area_a = (ax2 - ax1) * (ay2 - ay1)
+    area_b = (bx2 - bx1) * (by2 - by1)
+    w = tl.minimum(ax2[:, None], bx2[None, :]) - tl.maximum(ax1[:, None], bx1[None, :])
+    h = tl.minimum(ay2[:, None], by2[None, :]) - tl.maximum(ay1[:, None], by1[None, :])
+    inter = tl.maximum(w, 0.0) * tl.maximum(h, 0.0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    nonempty = union > 0
+    return tl.where(nonempty, inter / tl.where(nonempty, union, 1.0), 0.0)

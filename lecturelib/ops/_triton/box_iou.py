@@ -10,6 +10,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pairwise_iou
+
 
 @triton.jit
 def _box_iou_kernel(a_ptr, b_ptr, out_ptr, N, M,
@@ -26,14 +28,7 @@ def _box_iou_kernel(a_ptr, b_ptr, out_ptr, N, M,
     by1 = tl.load(b_ptr + cols * 4 + 1, mask=col_ok, other=0.0)
     bx2 = tl.load(b_ptr + cols * 4 + 2, mask=col_ok, other=0.0)
     by2 = tl.load(b_ptr + cols * 4 + 3, mask=col_ok, other=0.0)
-    area_a = (ax2 - ax1) * (ay2 - ay1)
-    area_b = (bx2 - bx1) * (by2 - by1)
-    w = tl.minimum(ax2[:, None], bx2[None, :]) - tl.maximum(ax1[:, None], bx1[None, :])
-    h = tl.minimum(ay2[:, None], by2[None, :]) - tl.maximum(ay1[:, None], by1[None, :])
-    inter = tl.maximum(w, 0.0) * tl.maximum(h, 0.0)
-    union = area_a[:, None] + area_b[None, :] - inter
-    nonempty = union > 0
-    iou = tl.where(nonempty, inter / tl.where(nonempty, union, 1.0), 0.0)
+    iou = pairwise_iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
     tl.store(out_ptr + rows[:, None] * M + cols[None, :], iou,
              mask=row_ok[:, None] & col_ok[None, :])
 

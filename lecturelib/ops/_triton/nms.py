@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import combine_or
+from . import combine_or, pairwise_iou
 
 WORD = 32
 
@@ -38,14 +38,7 @@ def _overlap_mask_kernel(boxes_ptr, class_ptr, thr_ptr, mask_ptr, N, n_words,
     cy1 = tl.load(boxes_ptr + cols * 4 + 1, mask=col_ok, other=0.0)
     cx2 = tl.load(boxes_ptr + cols * 4 + 2, mask=col_ok, other=0.0)
     cy2 = tl.load(boxes_ptr + cols * 4 + 3, mask=col_ok, other=0.0)
-    area_r = (rx2 - rx1) * (ry2 - ry1)
-    area_c = (cx2 - cx1) * (cy2 - cy1)
-    w = tl.maximum(tl.minimum(rx2[:, None], cx2[None, :]) - tl.maximum(rx1[:, None], cx1[None, :]), 0.0)
-    h = tl.maximum(tl.minimum(ry2[:, None], cy2[None, :]) - tl.maximum(ry1[:, None], cy1[None, :]), 0.0)
-    inter = w * h
-    union = area_r[:, None] + area_c[None, :] - inter
-    nonempty = union > 0
-    iou = tl.where(nonempty, inter / tl.where(nonempty, union, 1.0), 0.0)
+    iou = pairwise_iou(rx1, ry1, rx2, ry2, cx1, cy1, cx2, cy2)
     thr = tl.load(thr_ptr)
     hit = (iou.to(tl.float64) > thr) & (cols[None, :] > rows[:, None]) & col_ok[None, :]
     if HAS_CLASSES:
