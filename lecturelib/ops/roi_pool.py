@@ -9,7 +9,8 @@ is the quantisation RoIAlign later removes. Semantics and values are torchvision
 
 Paths: ``reference`` (plain loops, :func:`lecturelib.ops.reference.roi_pool_reference`),
 ``cpu`` (the loops compiled by numba over a channels-last copy, so the innermost loop runs
-over channels in SIMD), ``triton`` (:mod:`lecturelib.ops._triton.roi_pool`).
+over channels in SIMD: one pass finds each bin's maximum, a second, backwards, where it first
+occurs), ``triton`` (:mod:`lecturelib.ops._triton.roi_pool`).
 """
 from __future__ import annotations
 
@@ -101,18 +102,24 @@ def _roi_pool_loops(x, batch, start_h, start_w, bin_h, bin_w, pooled_h, pooled_w
                 w1 = min(max(int(np.ceil(real(pw + 1) * bin_w[k])) + start_w[k], 0), width)
                 if h1 <= h0 or w1 <= w0:
                     continue                      # empty bin: stays 0, argmax -1
-                best[:] = lowest
-                where[:] = -1
-                for h in range(h0, h1):
+                for c in range(channels):
+                    best[c] = lowest
+                for h in range(h0, h1):          # pass 1: the maximum (vectorises over c)
                     for w in range(w0, w1):
                         row = image[h, w]
+                        for c in range(channels):
+                            best[c] = max(best[c], row[c])
+                for c in range(channels):
+                    where[c] = -1
+                for h in range(h1 - 1, h0 - 1, -1):   # pass 2, backwards: where it is; the
+                    for w in range(w1 - 1, w0 - 1, -1):  # first cell holding it is written last
+                        row = image[h, w]
                         flat = np.int32(h * width + w)
-                        for c in range(channels):   # branch-free, so it vectorises
-                            larger = row[c] > best[c]  # strict: the first maximum wins
-                            best[c] = row[c] if larger else best[c]
-                            where[c] = flat if larger else where[c]
-                out[k, :, ph, pw] = best
-                argmax[k, :, ph, pw] = where
+                        for c in range(channels):
+                            where[c] = flat if row[c] == best[c] else where[c]
+                for c in range(channels):
+                    out[k, c, ph, pw] = best[c]
+                    argmax[k, c, ph, pw] = where[c]
     return out, argmax
 
 
