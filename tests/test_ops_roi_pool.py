@@ -120,3 +120,18 @@ def test_roi_pool_cpu_bigger_case():
 def test_roi_pool_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call(torch.randn(2, 3, 5, 5))
+
+
+def test_roi_pool_cpu_inference_path_and_nan_features():
+    """Without a gradient the CPU path skips the argmax pass; values stay torchvision's, also
+    when the feature map holds NaN (a NaN never wins a bin, as with torchvision's `>`)."""
+    x = torch.randn(2, 32, 20, 20, generator=torch.Generator().manual_seed(4))
+    x[0, :4, 3:9, 3:9] = float("nan")
+    x[1, 5, :, :] = float("nan")
+    rois = random_rois(80, 2, 20, 9)
+    for backend, k in (("cpu", 80), ("triton", 12)):   # (the reference's torch.max keeps NaN)
+        with torch.no_grad():
+            ours = ops.roi_pool(x, rois[:k], (3, 3), backend=backend)
+        assert torch.equal(ours, torchvision.ops.roi_pool(x, rois[:k], (3, 3))), backend
+    xg = x.clone().requires_grad_()
+    check_against_torchvision(xg, rois, (3, 3), 1.0, "cpu")

@@ -47,8 +47,8 @@ class _RoIPool(torch.autograd.Function):
         if path == "triton":
             from ._triton.roi_pool import roi_pool_forward_triton
             out, argmax = roi_pool_forward_triton(x, geometry, pooled)
-        else:
-            out, argmax = _forward_cpu(x, geometry, pooled)
+        else:   # the argmax is kept only when a gradient will be asked for
+            out, argmax = _forward_cpu(x, geometry, pooled, with_argmax=ctx.needs_input_grad[0])
         ctx.save_for_backward(argmax, geometry[0])
         ctx.input_shape, ctx.path = x.shape, path
         ctx.mark_non_differentiable(argmax)
@@ -65,10 +65,11 @@ class _RoIPool(torch.autograd.Function):
         return grad_in, None, None, None, None
 
 
-def _forward_cpu(x, geometry, pooled):
+def _forward_cpu(x, geometry, pooled, with_argmax=True):
     batch, start_h, start_w, bin_h, bin_w = (g.cpu().numpy() for g in geometry)
     channels_last = x.detach().cpu().permute(0, 2, 3, 1).contiguous().numpy()
-    out, argmax = _roi_pool_loops(channels_last, batch, start_h, start_w, bin_h, bin_w, *pooled)
+    out, argmax = _roi_pool_loops(channels_last, batch, start_h, start_w, bin_h, bin_w, *pooled,
+                                  with_argmax)
     return torch.from_numpy(out).to(x.device), torch.from_numpy(argmax).to(x.device)
 
 
@@ -81,13 +82,15 @@ def _backward_cpu(grad_out, argmax, batch, input_shape):
 
 
 @numba.njit(cache=True)
-def _roi_pool_loops(x, batch, start_h, start_w, bin_h, bin_w, pooled_h, pooled_w):
+def _roi_pool_loops(x, batch, start_h, start_w, bin_h, bin_w, pooled_h, pooled_w, with_argmax):
     """x: [N, H, W, C] channels-last. Returns out [K, C, oh, ow] and argmax (int32, same shape):
-    the flat index ``h * W + w`` of each bin's maximum, -1 for an empty bin."""
+    the flat index ``h * W + w`` of each bin's maximum, -1 for an empty bin. The argmax (a
+    second, slower pass) is only computed ``with_argmax``: inference does not need it."""
     n_rois = batch.shape[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     out = np.zeros((n_rois, channels, pooled_h, pooled_w), x.dtype)
-    argmax = np.full((n_rois, channels, pooled_h, pooled_w), -1, np.int32)
+    argmax = np.full((n_rois, channels, pooled_h, pooled_w) if with_argmax else (0, 0, 0, 0),
+                     -1, np.int32)
     lowest = np.finfo(x.dtype).min
     best = np.empty(channels, x.dtype)
     where = np.empty(channels, np.int32)
@@ -104,11 +107,12 @@ def _roi_pool_loops(x, batch, start_h, start_w, bin_h, bin_w, pooled_h, pooled_w
                     continue                      # empty bin: stays 0, argmax -1
                 for c in range(channels):
                     best[c] = lowest
-                for h in range(h0, h1):          # pass 1: the maximum (vectorises over c)
-                    for w in range(w0, w1):
-                        row = image[h, w]
-                        for c in range(channels):
-                            best[c] = max(best[c], row[c])
+                for h in range(h0, h1):          # pass 1: the maximum (vectorised over c;
+                    for w in range(w0, w1):      # fmax ignores NaN, as torchvision's `>` does)
+                        np.fmax(best, image[h, w], best)
+                if not with_argmax:
+                    out[k, :, ph, pw] = best
+                    continue
                 for c in range(channels):
                     where[c] = -1
                 for h in range(h1 - 1, h0 - 1, -1):   # pass 2, backwards: where it is; the

@@ -14,7 +14,7 @@ import triton.language as tl
 
 @triton.jit
 def _roi_pool_forward_kernel(x_ptr, batch_ptr, start_h_ptr, start_w_ptr, bin_h_ptr, bin_w_ptr,
-                             out_ptr, argmax_ptr, C, H, W,
+                             out_ptr, argmax_ptr, C, H, W, lowest_ptr,
                              POOLED_H: tl.constexpr, POOLED_W: tl.constexpr,
                              BLOCK_C: tl.constexpr):
     pid = tl.program_id(0)
@@ -31,7 +31,7 @@ def _roi_pool_forward_kernel(x_ptr, batch_ptr, start_h_ptr, start_w_ptr, bin_h_p
     w0 = tl.minimum(tl.maximum(tl.floor(pw.to(bin_w.dtype) * bin_w).to(tl.int64) + tl.load(start_w_ptr + k), 0), W)
     w1 = tl.minimum(tl.maximum(tl.ceil((pw + 1).to(bin_w.dtype) * bin_w).to(tl.int64) + tl.load(start_w_ptr + k), 0), W)
     plane = x_ptr + (b * C + channels) * H * W           # [BLOCK_C] pointers to channel planes
-    best = tl.full((BLOCK_C,), float("-inf"), tl.float32).to(bin_h.dtype)
+    best = tl.zeros((BLOCK_C,), bin_h.dtype) + tl.load(lowest_ptr)   # lowest finite value
     where = tl.full((BLOCK_C,), -1, tl.int32)
     for h in range(h0, h1):
         for w in range(w0, w1):
@@ -75,6 +75,8 @@ def roi_pool_forward_triton(x, geometry, pooled, block_c: int = 64):
         _roi_pool_forward_kernel[grid](x, batch.contiguous(), start_h.contiguous(),
                                        start_w.contiguous(), bin_h.contiguous(),
                                        bin_w.contiguous(), out, argmax, c, h, w,
+                                       torch.tensor([torch.finfo(bin_h.dtype).min],
+                                                    dtype=bin_h.dtype, device=x.device),
                                        POOLED_H=pooled[0], POOLED_W=pooled[1], BLOCK_C=block_c)
     return out, argmax
 
