@@ -21,6 +21,12 @@ from lecturelib import ops
 b = torch.rand(40, 4) * 50; b[:, 2:] += b[:, :2]; s = torch.rand(40)
 assert torch.equal(ops.nms(b, s, 0.5, backend="triton"), torchvision.ops.nms(b, s, 0.5))
 assert torch.allclose(ops.box_iou(b, b, backend="triton"), torchvision.ops.box_iou(b, b))
+x = torch.randn(1, 3, 8, 8, requires_grad=True); rois = torch.tensor([[0, 0, 0, 20, 20.]])
+assert torch.equal(ops.roi_pool(x, rois, 2, 0.5, backend="triton"),
+                   torchvision.ops.roi_pool(x, rois, 2, 0.5))
+w = torch.randn(4, 3, 3, 3)
+assert torch.allclose(ops.conv2d(x, w, padding=1, backend="triton"),
+                      torch.nn.functional.conv2d(x, w, padding=1), atol=1e-4)
 print("ok")
 """
 
@@ -38,7 +44,7 @@ def test_kernels_avoid_library_jit_helpers():
     """tl.sum / tl.max / ... are decorated at triton's import and may not run under the
     interpreter; kernels reduce with tl.reduce and the combine functions of _triton/__init__."""
     helpers = re.compile(r"\btl\.(sum|max|min|argmax|argmin|cumsum|cumprod|softmax|sigmoid|"
-                         r"cdiv|xor_sum|reduce_or|flip|ravel|swizzle2d|zeros_like|umulhi)\(")
+                         r"cdiv|xor_sum|reduce_or|flip|ravel|swizzle2d|zeros|zeros_like|umulhi)\(")
     offenders = [f"{p.name}:{n}" for p in KERNELS.glob("*.py")
                  for n, line in enumerate(p.read_text().splitlines(), 1)
                  if helpers.search(line.split("#")[0])]

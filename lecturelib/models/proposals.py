@@ -25,6 +25,15 @@ def cache_dir() -> Path:
     return path
 
 
+def _code_version() -> str:
+    """A hash of the selective-search and scene-generator sources: new code, new cache."""
+    root = Path(__file__).parents[1]
+    h = hashlib.sha256()
+    for path in sorted([*(root / "selective_search").glob("*.py"), root / "data" / "scenes.py"]):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int = 500,
                   min_box_size: int = 4, progress: bool = True) -> tuple[list[np.ndarray], float]:
     """Float32[N_i, 4] proposals (best first, at most ``max_boxes``) for every image of
@@ -33,7 +42,7 @@ def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int =
     from ..selective_search import selective_search
     key = json.dumps({"split": dataset.split, "n": len(dataset), "size": dataset.image_size,
                       "seed": dataset.seed, "mode": mode, "max_boxes": max_boxes,
-                      "min_box_size": min_box_size, "version": 1}, sort_keys=True)
+                      "min_box_size": min_box_size, "code": _code_version()}, sort_keys=True)
     path = cache_dir() / f"proposals-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
         stored = np.load(path)

@@ -68,9 +68,9 @@ def _conv2d_implicit_gemm_kernel(
 
     K = C_PER_GROUP * KH * KW
     if ACC_FP64:
-        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float64)
+        acc = tl.full((BLOCK_M, BLOCK_N), 0, dtype=tl.float64)
     else:
-        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc = tl.full((BLOCK_M, BLOCK_N), 0, dtype=tl.float32)
 
     for k0 in range(0, K, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)

@@ -31,7 +31,7 @@ def _roi_pool_forward_kernel(x_ptr, batch_ptr, start_h_ptr, start_w_ptr, bin_h_p
     w0 = tl.minimum(tl.maximum(tl.floor(pw.to(bin_w.dtype) * bin_w).to(tl.int64) + tl.load(start_w_ptr + k), 0), W)
     w1 = tl.minimum(tl.maximum(tl.ceil((pw + 1).to(bin_w.dtype) * bin_w).to(tl.int64) + tl.load(start_w_ptr + k), 0), W)
     plane = x_ptr + (b * C + channels) * H * W           # [BLOCK_C] pointers to channel planes
-    best = tl.zeros((BLOCK_C,), bin_h.dtype) + tl.load(lowest_ptr)   # lowest finite value
+    best = tl.full((BLOCK_C,), 0, bin_h.dtype) + tl.load(lowest_ptr)   # lowest finite value
     where = tl.full((BLOCK_C,), -1, tl.int32)
     for h in range(h0, h1):
         for w in range(w0, w1):
