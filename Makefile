@@ -5,11 +5,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test unit notebooks bench clean
+.PHONY: setup lab test unit notebooks bench clean browser assignments present
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[lab,test]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[lab,test,instructor]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -17,10 +17,10 @@ setup: $(STAMP)
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
-unit: setup
+unit: setup browser
 	$(PY) -m pytest tests
 
 notebooks: setup
@@ -28,6 +28,31 @@ notebooks: setup
 
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+# The browser tests drive the system's Chromium (Playwright downloads no browser of its own).
+# Installs Debian's `chromium` package when none is found and this runs as root with apt;
+# otherwise says why the browser tests will be skipped. Instant once Chromium is there.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || [ -n "$$LECTURELIB_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium)..."; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        chromium </dev/null >/dev/null; } \
+	    || echo "Could not install Chromium: the browser tests will be skipped."; \
+	else \
+	    echo "No Chromium (apt-get install chromium, or set LECTURELIB_CHROMIUM=/path):" \
+	         "the browser tests will be skipped."; \
+	fi
+
+# Homework: the student version of every lesson, with nbgrader, into release/ (not committed).
+assignments: setup
+	$(PY) tools/make_assignments.py
+
+# Lecture mode: a lesson in JupyterLab for the projector (large type, the lesson alone, a
+# scratch copy in .lecture/, 127.0.0.1 only): make present LESSON=02
+present: setup
+	$(PY) tools/present.py $(LESSON)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
