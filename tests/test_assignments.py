@@ -260,7 +260,9 @@ def test_student_version_in_jupyterlab_stops_at_the_first_check_with_a_readable_
             cell = lesson.page.locator(".jp-Notebook .jp-Cell").nth(first_check)
             cell.scroll_into_view_if_needed()
             assert STUB_MESSAGE in cell.inner_text()
-            assert cell.locator(".cm-content").get_attribute("contenteditable") == "false", \
+            editor = cell.locator(".cm-content")   # CodeMirror 6: not editable, or read-only
+            assert (editor.get_attribute("contenteditable") == "false"
+                    or editor.get_attribute("aria-readonly") == "true"), \
                 "the graded check must be read-only for the student"
             lesson.page.locator(".jp-Notebook .jp-Cell").nth(first_check - 1) \
                 .scroll_into_view_if_needed()
