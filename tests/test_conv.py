@@ -17,12 +17,7 @@ from lecturelib.ops.conv import (conv2d, conv2d_im2col, conv2d_reference, conv_t
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_config(rng: random.Random, transposed: bool = False) -> dict:

@@ -14,13 +14,7 @@ from lecturelib.conv_arithmetic import (Layer, conv_output_size, conv_parameter_
                                         conv_transpose_output_size, effective_kernel_size,
                                         pool_output_size, receptive_field, stack_output_size)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Thousands of tiny torch calls: thread start-up would dominate on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SIZES = range(1, 8)        # input size i

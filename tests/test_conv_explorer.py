@@ -19,13 +19,7 @@ from lecturelib.widgets.conv_explorer import (COLORS, EXPLORER_DPI, conv_explore
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread_and_close_figures():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def cell_colour(ax, row, col):

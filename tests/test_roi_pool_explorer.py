@@ -22,13 +22,7 @@ from lecturelib.widgets.roi_pool_explorer import (FIGSIZE, SCALES, default_featu
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread_and_close_figures():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def c_round(v: float) -> int:
