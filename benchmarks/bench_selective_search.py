@@ -8,12 +8,17 @@ them) with the ratio ours / OpenCV, plus MABO. Both are their libraries' "fast" 
 - OpenCV's ``switchToSelectiveSearchFast()``: HSV and Lab × k = 150, 300, 450 × the same two
   similarity sets (12 groupings), its region order inverted from the paper's (see its source).
 
+Beside our default (the paper's ranking) it prints the recall of the same hierarchies in our two
+other orders, ``ranking="level"`` (OpenCV's) and ``"persistence"``, and, last, our code run with
+OpenCV's own settings on the scenes — where the two implementations should agree.
+
 Images: the course's synthetic test scenes (128 × 128, with their boxes); six photos bundled
-with scikit-image, resized to 500 px on the long side as R-CNN did, with the boxes below; and
-some of the scenes enlarged to 500 × 500 (R-CNN's protocol, the scale the paper's ``k`` was
-chosen for).
+with scikit-image, resized to 500 px on the long side as R-CNN did, with the boxes of
+``lecturelib.data.PHOTO_BOXES``; and some of the scenes enlarged to 500 × 500 (R-CNN's
+protocol, the scale the paper's ``k`` was chosen for).
 
     python benchmarks/bench_selective_search.py [--scenes 30] [--enlarged 10] [--repeats 3]
+                                                [--no-parity]
 
 ``opencv-contrib-python-headless`` comes with the test extra (``pip install -e '.[test]'``).
 """
@@ -27,38 +32,10 @@ import time
 import numpy as np
 import torch
 
-from lecturelib.data import SyntheticShapes, load_photo
+from lecturelib.data import PHOTO_BOXES, SyntheticShapes, load_photo, photo_boxes
 from lecturelib.metrics import mean_average_best_overlap, proposal_recall
-from lecturelib.selective_search import selective_search
+from lecturelib.selective_search import make_strategies, selective_search
 
-# Objects in the bundled photos, boxed by hand for this benchmark (x1, y1, x2, y2) in the
-# photos' own pixels, from figures with a 25-pixel grid: about ±5 px. Coins: every coin.
-PHOTO_BOXES: dict[str, list[tuple[int, int, int, int]]] = {
-    # person, head, helmet in hand, model shuttle, flag, mission patch
-    "astronaut": [(20, 22, 385, 512), (150, 22, 302, 210), (292, 345, 512, 512),
-                  (355, 0, 470, 285), (0, 0, 95, 460), (128, 342, 205, 412)],
-    # cup, saucer, spoon
-    "coffee": [(175, 18, 408, 305), (75, 72, 480, 392), (325, 68, 425, 325)],
-    # rocket, left tower, right tower, two lightning masts, launch pad
-    "rocket": [(306, 125, 340, 395), (5, 0, 92, 427), (560, 0, 640, 427), (178, 125, 205, 427),
-               (440, 125, 475, 427), (265, 395, 375, 427)],
-    # motorcycle, front wheel, rear wheel, bench, red bin, two cardboard boxes
-    "motorcycle": [(150, 40, 685, 448), (508, 300, 685, 448), (122, 240, 275, 395),
-                   (40, 105, 280, 305), (527, 183, 620, 258), (533, 28, 600, 100),
-                   (620, 185, 690, 270)],
-    # 24 coins, row by row
-    "coins": [(132, 29, 179, 74), (193, 30, 239, 73), (305, 16, 364, 72), (22, 35, 65, 74),
-              (81, 39, 120, 74), (257, 34, 295, 72), (25, 104, 67, 145), (84, 107, 122, 145),
-              (134, 110, 174, 145), (186, 105, 227, 144), (245, 95, 296, 144),
-              (317, 105, 356, 145), (25, 178, 63, 217), (80, 175, 124, 217),
-              (135, 179, 174, 217), (189, 170, 237, 217), (251, 172, 297, 217),
-              (315, 156, 379, 218), (18, 233, 75, 288), (92, 245, 136, 287),
-              (144, 236, 201, 288), (220, 240, 269, 288), (276, 239, 326, 288),
-              (336, 248, 384, 289)],
-    # man, head, camera, tripod
-    "camera": [(0, 92, 332, 512), (155, 92, 265, 210), (262, 138, 325, 182),
-               (232, 200, 408, 512)],
-}
 COUNTS = (10, 20, 50, 100, 200, 500, 1000, 2000)
 LONG_SIDE = 500
 
@@ -74,7 +51,7 @@ def resized_photo(name: str, long_side: int = LONG_SIDE):
     size = (round(w * scale), round(h * scale))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     factors = np.array([size[0] / w, size[1] / h] * 2, np.float32)
-    return small, np.array(PHOTO_BOXES[name], np.float32) * factors
+    return small, photo_boxes(name) * factors
 
 
 def enlarged_scene(image: np.ndarray, boxes: np.ndarray, size: int = LONG_SIDE):
@@ -96,26 +73,39 @@ def opencv_fast(image: np.ndarray) -> np.ndarray:
     return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
 
 
-def ours_fast(image: np.ndarray, seed: int = 0) -> np.ndarray:
-    return selective_search(image, "fast", seed=seed)
+OPENCV_SETTINGS = dict(strategies=make_strategies(["hsv", "lab"], [150, 300, 450], ["CTSF", "TSF"]),
+                       min_size=100, ranking="level")
+"""OpenCV's fast mode in our terms: its 12 groupings, its fixed minimum region (100 px), its
+bottom-up order."""
 
 
-def measure(items, repeats: int) -> dict:
+def ours(image: np.ndarray, seed: int = 0, **settings):
+    """Our search (default: the paper's fast mode), with the merge histories."""
+    return selective_search(image, **({"mode": "fast"} | settings), seed=seed,
+                            return_result=True)
+
+
+def measure(items, repeats: int, rankings=("level", "persistence"), **settings) -> dict:
     """Alternate ours and OpenCV on each image (so both see the same machine load). Keep the
     median time of each per image, and the proposals of every run: both rankings are random
     (ours seeded 0, 1, …; OpenCV's from C's ``rand()``, which moves on with every call), so
-    recall is averaged over the runs."""
-    out = {"ours_s": [], "opencv_s": [], "ours": [[] for _ in range(repeats)],
-           "opencv": [[] for _ in range(repeats)], "gt": []}
+    recall is averaged over the runs. ``rankings``: our other orders of the same hierarchies
+    (``SelectiveSearchResult.ranked``, no new search), recorded as ``ours/<ranking>``."""
+    names = ["ours", "opencv"] + [f"ours/{r}" for r in rankings]
+    out = {"ours_s": [], "opencv_s": [], "gt": []} | {n: [[] for _ in range(repeats)]
+                                                      for n in names}
     for image, gt in items:
         times = {"ours": [], "opencv": []}
         for run in range(repeats):
-            for name, fn in (("ours", lambda im: ours_fast(im, seed=run)),
-                             ("opencv", opencv_fast)):
-                t0 = time.perf_counter()
-                boxes = fn(image)
-                times[name].append(time.perf_counter() - t0)
-                out[name][run].append(boxes)
+            t0 = time.perf_counter()
+            result = ours(image, seed=run, **settings)
+            times["ours"].append(time.perf_counter() - t0)
+            out["ours"][run].append(result.boxes)
+            t0 = time.perf_counter()
+            out["opencv"][run].append(opencv_fast(image))
+            times["opencv"].append(time.perf_counter() - t0)
+            for r in rankings:
+                out[f"ours/{r}"][run].append(result.ranked(r, seed=run))
         out["ours_s"].append(statistics.median(times["ours"]))
         out["opencv_s"].append(statistics.median(times["opencv"]))
         out["gt"].append(gt)
@@ -126,32 +116,39 @@ def mean_over_runs(metric, runs, gt) -> np.ndarray:
     return np.mean([np.atleast_1d(metric(boxes, gt)) for boxes in runs], axis=0)
 
 
-def report(title: str, m: dict) -> dict:
+def report(title: str, m: dict, ours_name: str = "ours") -> dict:
     ours_t, cv_t = sum(m["ours_s"]), sum(m["opencv_s"])
     gt, runs = m["gt"], len(m["ours"])
+    others = [k for k in m if k.startswith("ours/")]
     n_ours = np.mean([len(b) for b in m["ours"][0]])
     n_cv = np.mean([len(b) for b in m["opencv"][0]])
     print(f"\n{title}: {len(gt)} images, {sum(len(g) for g in gt)} objects, "
-          f"{runs} runs per image")
+          f"{runs} runs per image; {ours_name}")
     print(f"  time per image     ours {1e3 * ours_t / len(gt):8.1f} ms   OpenCV "
           f"{1e3 * cv_t / len(gt):8.1f} ms   ours / OpenCV = {ours_t / cv_t:.2f}x")
     print(f"  boxes per image    ours {n_ours:8.0f}      OpenCV {n_cv:8.0f}")
     print(f"  {'recall@0.5 with N':18s} {'ours':>7s} {'OpenCV':>7s} {'ours / OpenCV':>14s}"
-          f"   (mean of the runs)")
+          + "".join(f" {k[5:] + ' / OpenCV':>22s}" for k in others) + "   (mean of the runs)")
     curve = lambda boxes, g: proposal_recall(boxes, g, 0.5, COUNTS)      # noqa: E731
     everything = lambda boxes, g: proposal_recall(boxes, g, 0.5)         # noqa: E731
-    r_ours = list(mean_over_runs(curve, m["ours"], gt)) + [
-        float(mean_over_runs(everything, m["ours"], gt)[0])]
-    r_cv = list(mean_over_runs(curve, m["opencv"], gt)) + [
-        float(mean_over_runs(everything, m["opencv"], gt)[0])]
+    recall = {k: list(mean_over_runs(curve, m[k], gt))
+              + [float(mean_over_runs(everything, m[k], gt)[0])]
+              for k in ["ours", "opencv"] + others}
+    ratio = lambda a, b: a / b if b > 0 else float("inf")                 # noqa: E731
     ratios = {}
-    for n, a, b in zip(list(COUNTS) + ["all"], r_ours, r_cv):
-        ratios[n] = a / b if b > 0 else float("inf")
-        print(f"  N = {str(n):14s} {a:7.3f} {b:7.3f} {ratios[n]:14.2f}")
+    for i, n in enumerate(list(COUNTS) + ["all"]):
+        a, b = recall["ours"][i], recall["opencv"][i]
+        ratios[n] = ratio(a, b)
+        print(f"  N = {str(n):14s} {a:7.3f} {b:7.3f} {ratios[n]:14.2f}" + "".join(
+            f" {recall[k][i]:9.3f} = {ratio(recall[k][i], b):5.2f}x  " for k in others))
     mabo = (float(mean_over_runs(mean_average_best_overlap, m["ours"], gt)[0]),
             float(mean_over_runs(mean_average_best_overlap, m["opencv"], gt)[0]))
-    print(f"  {'MABO (all boxes)':18s} {mabo[0]:7.3f} {mabo[1]:7.3f} {mabo[0] / mabo[1]:14.2f}")
-    return {"time_ratio": ours_t / cv_t, "recall_ratios": ratios, "mabo": mabo}
+    print(f"  {'MABO (all boxes)':18s} {mabo[0]:7.3f} {mabo[1]:7.3f} {mabo[0] / mabo[1]:14.2f}"
+          "   (the same for every order)")
+    return {"time_ratio": ours_t / cv_t, "recall_ratios": ratios, "mabo": mabo,
+            "other_ratios": {k[5:]: {n: ratio(recall[k][i], recall["opencv"][i])
+                                     for i, n in enumerate(list(COUNTS) + ["all"])}
+                             for k in others}}
 
 
 def main(argv=None) -> int:
@@ -160,6 +157,8 @@ def main(argv=None) -> int:
     parser.add_argument("--enlarged", type=int, default=10,
                         help="scenes also run enlarged to 500 × 500 (0: none)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per image and side")
+    parser.add_argument("--no-parity", dest="parity", action="store_false",
+                        help="skip the run of our code with OpenCV's settings")
     args = parser.parse_args(argv)
     try:
         import cv2
@@ -174,23 +173,36 @@ def main(argv=None) -> int:
     dataset = SyntheticShapes("test", num_images=args.scenes)
     scenes = [(image, target["boxes"]) for image, target in map(dataset.scene, range(len(dataset)))]
     photos = [resized_photo(name) for name in PHOTO_BOXES]
-    selective_search(scenes[0][0])                     # numba compiles (or loads) its kernels
+    ours(scenes[0][0]).ranked("persistence")           # numba compiles (or loads) its kernels
     opencv_fast(scenes[0][0])
     results = {
         "synthetic scenes (128 px)": report("synthetic scenes (128 px)",
-                                            measure(scenes, args.repeats)),
+                                            measure(scenes, args.repeats),
+                                            "ours = the paper's fast mode"),
         f"photos ({LONG_SIDE} px)": report(f"photos ({LONG_SIDE} px long side)",
-                                           measure(photos, args.repeats)),
+                                           measure(photos, args.repeats),
+                                           "ours = the paper's fast mode"),
     }
     if args.enlarged > 0:
         title = f"scenes enlarged to {LONG_SIDE} px"
         enlarged = [enlarged_scene(image, boxes) for image, boxes in scenes[:args.enlarged]]
-        results[title] = report(title, measure(enlarged, args.repeats))
-    print("\nsummary: time ours / OpenCV, and recall@0.5 ours / OpenCV at N = 50, 200, 1000, all")
+        results[title] = report(title, measure(enlarged, args.repeats),
+                                "ours = the paper's fast mode")
+    if args.parity:
+        results["scenes, OpenCV's settings"] = report(
+            "synthetic scenes (128 px), both with OpenCV's settings",
+            measure(scenes, args.repeats, rankings=(), **OPENCV_SETTINGS),
+            "ours = our code with OpenCV's fast settings (HSV, Lab x k 150, 300, 450 x "
+            "CTSF, TSF; min_size 100; level order)")
+    print("\nsummary: time ours / OpenCV, and recall@0.5 ours / OpenCV at N = 10, 50, 200, "
+          "1000, all")
     for name, r in results.items():
         rr = r["recall_ratios"]
         print(f"  {name:26s} time {r['time_ratio']:.2f}x   recall "
-              + "  ".join(f"{rr[n]:.2f}" for n in (50, 200, 1000, "all")))
+              + "  ".join(f"{rr[n]:.2f}" for n in (10, 50, 200, 1000, "all")))
+        for ranking, other in r["other_ratios"].items():
+            print(f"  {'  ranking=' + ranking:26s} {'':11s} recall "
+                  + "  ".join(f"{other[n]:.2f}" for n in (10, 50, 200, 1000, "all")))
     return 0
 
 

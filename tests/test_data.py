@@ -11,12 +11,14 @@ import torchvision
 
 from lecturelib.data import (
     CLASSES,
+    PHOTO_BOXES,
     PHOTOS,
     SyntheticShapes,
     collate_fn,
     load_photo,
     make_scene,
     mask_to_rle,
+    photo_boxes,
     save_coco,
     scene_seed,
     to_coco,
@@ -64,6 +66,17 @@ def test_photos_named_in_the_brief_are_there():
     wanted = {"astronaut", "coffee", "chelsea", "rocket", "coins", "hubble_deep_field",
               "camera", "horse", "china", "flower"}
     assert wanted <= set(PHOTOS)
+
+
+def test_boxed_photos_have_valid_boxes_inside_the_photo():
+    assert set(PHOTO_BOXES) <= set(PHOTOS) and len(photo_boxes("coins")) == 24
+    for name in PHOTO_BOXES:
+        boxes, (h, w) = photo_boxes(name), load_photo(name).shape[:2]
+        assert boxes.dtype == np.float32 and boxes.shape == (len(PHOTO_BOXES[name]), 4)
+        assert (boxes[:, 2:] > boxes[:, :2]).all() and (boxes[:, :2] >= 0).all()
+        assert (boxes[:, 2] <= w).all() and (boxes[:, 3] <= h).all(), name
+    with pytest.raises(ValueError, match="chelsea"):
+        photo_boxes("chelsea")
 
 
 def test_greyscale_photo_becomes_three_equal_channels():

@@ -18,7 +18,8 @@ from lecturelib.selective_search import (COLOUR_SPACES, STRATEGIES, Hierarchy,
 from lecturelib.selective_search.features import texture_bins
 from lecturelib.selective_search.felzenszwalb import felzenszwalb
 from lecturelib.selective_search.similarity import initials, similarity_names
-from lecturelib.selective_search.strategies import first_occurrences, hierarchy_positions
+from lecturelib.selective_search.strategies import (first_occurrences, hierarchy_positions,
+                                                   region_positions)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,8 @@ def test_bad_images_are_refused_saying_what_was_given(bad, words):
     (dict(strategies=[("hsv", 100, "CTSFX")]), "similarities"),
     (dict(strategies=[("xyz", 100, "CTSF")]), "colour_space"),
     (dict(strategies=[("hsv", 0, "CTSF")]), "k"),
+    (dict(ranking="opencv"), "ranking"), (dict(ranking=None), "ranking"),
+    (dict(min_box_size="20"), "min_box_size"),
 ])
 def test_bad_options_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -356,6 +359,67 @@ def test_ranking_is_position_times_a_seeded_random_number():
     again = rank_regions([3, 5], seed=7)
     assert all(np.array_equal(a, b) for a, b in zip(again, (which, region, value)))
     assert first_occurrences(np.array([[0, 0, 1, 1], [1, 1, 2, 2], [0, 0, 1, 1]])).tolist() == [0, 1]
+
+
+def _toy_hierarchy():
+    """Four initial regions in a row, merged ((0, 1), then (4, 2), then (5, 3)): a chain."""
+    labels = np.repeat(np.arange(4, dtype=np.int32), 3)[None].repeat(3, axis=0)
+    image = np.zeros((3, 12, 3), np.float32)
+    image[:, 3:7] = 0.02              # 0 and 1 alike; a third of 2 like them; 3 like nobody
+    image[:, 7:9] = 0.3
+    image[:, 9:] = 1.0
+    return group_regions(labels, image, "C")
+
+
+def test_levels_and_lifetimes_follow_their_definitions():
+    h = _toy_hierarchy()
+    assert h.merges.tolist() == [[0, 1], [2, 4], [3, 5]]
+    assert h.levels().tolist() == [1, 1, 1, 1, 2, 3, 4]           # OpenCV: max(parts) + 1
+    # born at step 0 (initial) or the step after its merge; gone at the step that merges it
+    assert h.lifetimes().tolist() == [1, 1, 2, 3, 1, 1, 1]
+    assert region_positions(h, "paper").tolist() == [7, 6, 5, 4, 3, 2, 1]
+    assert region_positions(h, "level").tolist() == [1, 1, 1, 1, 2, 3, 4]
+    # longest-lived first (region 3, then 2), ties by creation order
+    assert region_positions(h, "persistence").tolist() == [3, 4, 2, 1, 5, 6, 7]
+
+
+def test_levels_and_lifetimes_against_a_plain_walk_of_the_tree(scenes):
+    h = selective_search(scenes[2][0], "fast", return_result=True).hierarchies[0]
+    n, children = h.n_initial, {h.n_initial + s: tuple(m) for s, m in enumerate(h.merges)}
+
+    def level(r):                                  # recursion over the tree, no arrays
+        return 1 if r < n else 1 + max(level(c) for c in children[r])
+
+    born = {r: 0 if r < n else r - n + 1 for r in range(h.n_regions)}
+    gone = {c: t - n + 1 for t, pair in children.items() for c in pair}
+    assert h.levels().tolist() == [level(r) for r in range(h.n_regions)]
+    assert h.lifetimes().tolist() == [gone.get(r, len(h.merges) + 1) - born[r]
+                                      for r in range(h.n_regions)]
+    assert sorted(region_positions(h, "persistence").tolist()) == list(range(1, h.n_regions + 1))
+
+
+def test_rankings_reorder_the_same_boxes_and_reranking_needs_no_new_search(scenes):
+    image = scenes[3][0]
+    result = selective_search(image, "fast", seed=2, return_result=True)
+    assert result.ranking == "paper"
+    assert np.array_equal(result.ranked("paper", seed=2), result.boxes)
+    paper = {tuple(b) for b in result.boxes.tolist()}
+    for ranking in ("level", "persistence"):
+        boxes = selective_search(image, "fast", seed=2, ranking=ranking)
+        assert np.array_equal(result.ranked(ranking, seed=2), boxes)
+        assert {tuple(b) for b in boxes.tolist()} == paper and not np.array_equal(
+            boxes, result.boxes)
+        other = selective_search(image, "fast", seed=2, ranking=ranking, return_result=True)
+        assert other.ranking == ranking and np.array_equal(other.boxes, boxes)
+    small = selective_search(image, "fast", seed=2, ranking="level", min_box_size=8)
+    assert np.array_equal(result.ranked("level", seed=2, min_box_size=8), small)
+    # the paper's order starts with large boxes, OpenCV's level order with small ones
+    area = lambda b: float(np.prod(b[:20, 2:] - b[:20, :2], axis=1).mean())   # noqa: E731
+    assert area(result.boxes) > 4 * area(result.ranked("level", seed=2))
+    with pytest.raises(ValueError, match="ranking"):
+        result.ranked("best")
+    with pytest.raises(ValueError, match="positions"):
+        rank_regions([3, 5], positions=[np.arange(3)])
 
 
 def test_selective_search_is_deterministic_and_its_boxes_are_sane(scenes):

@@ -6,17 +6,19 @@
 - :func:`load_photo`: the photos shipped in the scikit-image and scikit-learn wheels.
 """
 from .dataset import SyntheticShapes, collate_fn, mask_to_rle, save_coco, to_coco
-from .photos import PHOTOS, load_photo, photo_path
+from .photos import PHOTO_BOXES, PHOTOS, load_photo, photo_boxes, photo_path
 from .scenes import CLASSES, SPLITS, make_scene, scene_seed
 
 __all__ = [
     "CLASSES",
     "PHOTOS",
+    "PHOTO_BOXES",
     "SPLITS",
     "SyntheticShapes",
     "collate_fn",
     "load_photo",
     "make_scene",
+    "photo_boxes",
     "mask_to_rle",
     "photo_path",
     "save_coco",

@@ -22,7 +22,7 @@ import os
 import numpy as np
 from PIL import Image
 
-__all__ = ["PHOTOS", "load_photo", "photo_path"]
+__all__ = ["PHOTOS", "PHOTO_BOXES", "load_photo", "photo_boxes", "photo_path"]
 
 # name -> (package, file inside that package). Names follow the ``skimage.data`` function that
 # would return the same picture (``colorwheel`` is color.png); scikit-learn's names keep ".jpg"
@@ -109,3 +109,42 @@ def load_photo(name: str) -> np.ndarray:
         ValueError: for a name that is not in :data:`PHOTOS` (the message lists the valid ones).
     """
     return _load_cached(name).copy()
+
+
+# Objects in six bundled photos, boxed by hand (x1, y1, x2, y2) in the photos' own pixels, from
+# figures with a 25-pixel grid: about ±5 px. Coins: every coin. Ground truth for proposal recall
+# (benchmarks/bench_selective_search.py, lesson 3).
+PHOTO_BOXES: dict[str, list[tuple[int, int, int, int]]] = {
+    # person, head, helmet in hand, model shuttle, flag, mission patch
+    "astronaut": [(20, 22, 385, 512), (150, 22, 302, 210), (292, 345, 512, 512),
+                  (355, 0, 470, 285), (0, 0, 95, 460), (128, 342, 205, 412)],
+    # cup, saucer, spoon
+    "coffee": [(175, 18, 408, 305), (75, 72, 480, 392), (325, 68, 425, 325)],
+    # rocket, left tower, right tower, two lightning masts, launch pad
+    "rocket": [(306, 125, 340, 395), (5, 0, 92, 427), (560, 0, 640, 427), (178, 125, 205, 427),
+               (440, 125, 475, 427), (265, 395, 375, 427)],
+    # motorcycle, front wheel, rear wheel, bench, red bin, two cardboard boxes
+    "motorcycle": [(150, 40, 685, 448), (508, 300, 685, 448), (122, 240, 275, 395),
+                   (40, 105, 280, 305), (527, 183, 620, 258), (533, 28, 600, 100),
+                   (620, 185, 690, 270)],
+    # 24 coins, row by row
+    "coins": [(132, 29, 179, 74), (193, 30, 239, 73), (305, 16, 364, 72), (22, 35, 65, 74),
+              (81, 39, 120, 74), (257, 34, 295, 72), (25, 104, 67, 145), (84, 107, 122, 145),
+              (134, 110, 174, 145), (186, 105, 227, 144), (245, 95, 296, 144),
+              (317, 105, 356, 145), (25, 178, 63, 217), (80, 175, 124, 217),
+              (135, 179, 174, 217), (189, 170, 237, 217), (251, 172, 297, 217),
+              (315, 156, 379, 218), (18, 233, 75, 288), (92, 245, 136, 287),
+              (144, 236, 201, 288), (220, 240, 269, 288), (276, 239, 326, 288),
+              (336, 248, 384, 289)],
+    # man, head, camera, tripod
+    "camera": [(0, 92, 332, 512), (155, 92, 265, 210), (262, 138, 325, 182),
+               (232, 200, 408, 512)],
+}
+
+
+def photo_boxes(name: str) -> np.ndarray:
+    """``Float32[G, 4]`` ``(x1, y1, x2, y2)``: the objects boxed by hand in photo ``name`` (one
+    of :data:`PHOTO_BOXES`), in the photo's own pixels — ground truth for proposal recall."""
+    if name not in PHOTO_BOXES:
+        raise ValueError(f"no boxes for photo {name!r}; boxed photos: {', '.join(PHOTO_BOXES)}")
+    return np.array(PHOTO_BOXES[name], np.float32)

@@ -13,7 +13,7 @@ One idea per file, in reading order:
 - ``features.py``    colour (25 bins/channel) and texture (8 orientations × 10 bins) histograms;
 - ``similarity.py``  s_colour, s_texture, s_size, s_fill and their combinations;
 - ``grouping.py``    Algorithm 1 (hierarchical grouping) with its merge history, ``Hierarchy``;
-- ``strategies.py``  the single / fast / quality strategy sets and the paper's ranking;
+- ``strategies.py``  the single / fast / quality strategy sets, the paper's ranking and two others;
 - ``search.py``      ``selective_search`` putting it all together.
 """
 from .colour import COLOUR_SPACES, as_rgb_image, to_colour_space
@@ -23,11 +23,13 @@ from .regions import initial_regions, neighbour_pairs, sizes_and_boxes
 from .search import SelectiveSearchResult, selective_search
 from .similarity import (SIMILARITIES, colour_similarity, fill_similarity, size_similarity,
                          texture_similarity)
-from .strategies import MODES, STRATEGIES, Strategy, make_strategies, rank_regions
+from .strategies import (MODES, RANKINGS, STRATEGIES, Strategy, make_strategies, rank_regions,
+                         region_positions)
 
 __all__ = [
     "COLOUR_SPACES",
     "MODES",
+    "RANKINGS",
     "SIMILARITIES",
     "STRATEGIES",
     "Hierarchy",
@@ -44,6 +46,7 @@ __all__ = [
     "merge_histograms",
     "neighbour_pairs",
     "rank_regions",
+    "region_positions",
     "selective_search",
     "size_similarity",
     "sizes_and_boxes",

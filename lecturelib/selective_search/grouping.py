@@ -122,6 +122,25 @@ class Hierarchy:
         pairs = np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]], axis=1)
         return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
+    def levels(self) -> np.ndarray:
+        """``Int64[R]``: each region's level counted from the bottom, as OpenCV ranks them:
+        initial regions 1, a merged region one more than the higher of its two parts."""
+        level = np.ones(self.n_regions, np.int64)
+        for step, (i, j) in enumerate(self.merges):
+            level[self.n_initial + step] = max(level[i], level[j]) + 1
+        return level
+
+    def lifetimes(self) -> np.ndarray:
+        """``Int64[R]``: how many merge steps each region stayed a region of its own — from the
+        step that made it (0 for initial regions) until the step that merged it away (the
+        whole image: until one step after the last). A long life means the region's neighbours
+        were dissimilar to it for a long time: it stands out."""
+        n, m = self.n_initial, len(self.merges)
+        born = np.r_[np.zeros(n, np.int64), np.arange(1, m + 1, dtype=np.int64)]
+        gone = np.full(self.n_regions, m + 1, np.int64)
+        gone[self.merges.reshape(-1)] = np.repeat(np.arange(1, m + 1, dtype=np.int64), 2)
+        return gone - born
+
     def similarity(self, i: int, j: int) -> float:
         """``s(r_i, r_j)`` under this strategy's similarities (the value the loop used)."""
         return float(combined_similarity(int(i), int(j), self.colour, self.texture, self.sizes,

@@ -21,7 +21,8 @@ from .features import COLOUR_BINS, TEXTURE_BINS, colour_bins, region_histograms,
 from .grouping import Hierarchy, group_described_regions
 from .felzenszwalb import segment_sorted_edges, sorted_edges
 from .regions import check_felzenszwalb_options, neighbour_pairs, sizes_and_boxes
-from .strategies import STRATEGIES, Strategy, first_occurrences, rank_regions
+from .strategies import (STRATEGIES, Strategy, check_ranking, first_occurrences, rank_regions,
+                         region_positions)
 
 
 @dataclass
@@ -34,7 +35,9 @@ class SelectiveSearchResult:
       ``rank_values`` ``Float64[N]``: its ``v = RND × position``;
     - ``hierarchies``: one :class:`~lecturelib.selective_search.grouping.Hierarchy` per strategy,
       with the merge history;
-    - ``seconds``: wall time of the search.
+    - ``seconds``: wall time of the search; ``ranking``: the order the boxes are in.
+
+    :meth:`ranked` orders the same hierarchies another way without searching again.
     """
 
     boxes: np.ndarray
@@ -44,14 +47,22 @@ class SelectiveSearchResult:
     strategies: tuple[Strategy, ...]
     hierarchies: list[Hierarchy] = field(repr=False)
     seconds: float = 0.0
+    ranking: str = "paper"
 
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def ranked(self, ranking: str = "paper", seed: int = 0, min_box_size: float = 0):
+        """``Float32[N, 4]``: the boxes of these hierarchies under ``ranking`` and ``seed`` —
+        what :func:`selective_search` returns for them, without redoing the grouping."""
+        check_ranking(ranking)
+        _check_seed_and_min_box_size(seed, min_box_size)
+        return _rank(self.hierarchies, ranking, seed, min_box_size)[0]
+
 
 def selective_search(image, mode: str = "fast", *, strategies=None, sigma: float = 0.8,
                      min_size: int | None = None, min_box_size: float = 0, seed: int = 0,
-                     return_result: bool = False):
+                     ranking: str = "paper", return_result: bool = False):
     """Selective search (Uijlings et al., 2013) on one image.
 
     Args:
@@ -66,6 +77,9 @@ def selective_search(image, mode: str = "fast", *, strategies=None, sigma: float
         min_box_size: drop boxes narrower or shorter than this many pixels (R-CNN's demo used
             20 on 500-pixel images); 0 keeps all.
         seed: seeds the random part of the ranking; the same seed gives the same boxes.
+        ranking: ``"paper"`` (Section 3.3: large regions first), ``"level"`` (OpenCV's order:
+            small regions first) or ``"persistence"`` (longest-lived regions first); see
+            ``strategies.py``. The set of boxes is the same, only their order changes.
         return_result: return a :class:`SelectiveSearchResult` (merge histories included)
             instead of the boxes alone.
 
@@ -76,26 +90,39 @@ def selective_search(image, mode: str = "fast", *, strategies=None, sigma: float
     start = time.perf_counter()
     rgb = as_rgb_image(image)
     strategies = _check_strategies(mode, strategies)
-    if isinstance(min_box_size, bool) or not np.isfinite(min_box_size) or min_box_size < 0:
-        raise ValueError(f"min_box_size must be a number >= 0, got {min_box_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    _check_seed_and_min_box_size(seed, min_box_size)
+    check_ranking(ranking)
     check_felzenszwalb_options(sigma, min_size)
 
     hierarchies = _all_hierarchies(rgb, strategies, sigma, min_size)
+    boxes, which, region, value = _rank(hierarchies, ranking, seed, min_box_size)
+    if not return_result:
+        return boxes
+    return SelectiveSearchResult(boxes, which, region, value, strategies, hierarchies,
+                                 time.perf_counter() - start, ranking)
 
-    which, region, value = rank_regions([h.n_regions for h in hierarchies], seed)
-    offsets = np.cumsum([0] + [h.n_regions for h in hierarchies])
+
+def _check_seed_and_min_box_size(seed, min_box_size):
+    if isinstance(min_box_size, bool) or not isinstance(min_box_size, (int, float, np.number)) \
+            or not np.isfinite(min_box_size) or min_box_size < 0:
+        raise ValueError(f"min_box_size must be a number >= 0, got {min_box_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+
+
+def _rank(hierarchies, ranking, seed, min_box_size):
+    """Pool, order (``v = RND × position``), drop duplicates and small boxes: the boxes
+    ``Float32[N, 4]`` and, for each, its hierarchy, region and ``v``."""
+    counts = [h.n_regions for h in hierarchies]
+    which, region, value = rank_regions(counts, seed,
+                                        [region_positions(h, ranking) for h in hierarchies])
+    offsets = np.cumsum([0] + counts)
     all_boxes = np.concatenate([h.boxes for h in hierarchies])[offsets[which] + region]
     keep = first_occurrences(all_boxes)
     if min_box_size > 0:
         sides = all_boxes[keep, 2:] - all_boxes[keep, :2]
         keep = keep[(sides >= min_box_size).all(axis=1)]
-    boxes = all_boxes[keep].astype(np.float32)
-    if not return_result:
-        return boxes
-    return SelectiveSearchResult(boxes, which[keep], region[keep], value[keep], strategies,
-                                 hierarchies, time.perf_counter() - start)
+    return all_boxes[keep].astype(np.float32), which[keep], region[keep], value[keep]
 
 
 def _check_strategies(mode, strategies) -> tuple[Strategy, ...]:
