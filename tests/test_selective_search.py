@@ -463,19 +463,47 @@ def test_recall_on_synthetic_scenes_is_high(scenes):
     assert sum(map(len, single)) < sum(map(len, fast))
 
 
-def test_beside_opencv(scenes):
+def _opencv_fast(image):
     cv2 = pytest.importorskip("cv2", reason="OpenCV (opencv-contrib-python-headless, a test "
                                             "extra) is not installed")
     if not hasattr(cv2, "ximgproc"):
         pytest.skip("this OpenCV has no ximgproc (install opencv-contrib-python-headless)")
     cv2.setNumThreads(1)
+    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    search.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    search.switchToSelectiveSearchFast()
+    xywh = search.process().reshape(-1, 4).astype(np.float32)
+    return np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]
+
+
+def test_with_opencvs_settings_we_find_what_opencv_finds(scenes):
+    """Our code run with OpenCV's fast settings (its 12 groupings, minimum region 100 px, its
+    bottom-up order) against OpenCV itself: an independent implementation of the same method."""
+    settings = dict(strategies=make_strategies(["hsv", "lab"], [150, 300, 450], ["CTSF", "TSF"]),
+                    min_size=100, ranking="level")
+    gt = [target["boxes"] for _, target in scenes]
+    results = [selective_search(image, **settings, return_result=True) for image, _ in scenes]
+    ours = [r.boxes for r in results]
+    theirs = [_opencv_fast(image) for image, _ in scenes]
+    # the sets of boxes (no randomness in either): as many, covering the objects as closely
+    assert abs(np.mean([len(b) for b in ours]) / np.mean([len(b) for b in theirs]) - 1) < 0.25
+    assert abs(mean_average_best_overlap(ours, gt) - mean_average_best_overlap(theirs, gt)) < 0.03
+    # the orders (both random: OpenCV's from C's rand(), unseedable): mean of three runs each
+    counts = [10, 20, 50]
+    r_ours = np.mean([proposal_recall([r.ranked("level", seed) for r in results], gt, 0.5, counts)
+                      for seed in range(3)], axis=0)
+    r_theirs = np.mean([proposal_recall([_opencv_fast(image) for image, _ in scenes], gt, 0.5,
+                                        counts) for _ in range(3)], axis=0)
+    assert (np.abs(r_ours - r_theirs) <= 0.15).all(), (r_ours, r_theirs)
+    # and in the paper's order the same boxes start large: far fewer objects in the first 10
+    paper = [selective_search(image, **(settings | {"ranking": "paper"})) for image, _ in scenes]
+    assert proposal_recall(paper, gt, 0.5, 10) < r_ours[0]
+
+
+def test_beside_opencv(scenes):
     ours, theirs, gt = [], [], []
     for image, target in scenes[:8]:
-        search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-        search.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        search.switchToSelectiveSearchFast()
-        xywh = search.process().reshape(-1, 4).astype(np.float32)
-        theirs.append(np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+        theirs.append(_opencv_fast(image))
         ours.append(selective_search(image, "fast"))
         gt.append(target["boxes"])
     # the whole-image box, in the same pixel-edge convention

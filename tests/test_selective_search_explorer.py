@@ -108,8 +108,15 @@ def test_explorers_redraw_from_their_controls(photo, scene):
     p = proposals_explorer({"scene": (scene[0], scene[1]["boxes"]), "photo": photo}, top_n=20)
     assert p.result["recall"] is not None
     assert p.set(name="photo")["recall"] is None
+    paper = p.set(name="scene")["proposals"]
+    level = p.set(ranking="level")
+    assert "level order" in level["readout"] and "level order" in level["figure"].axes[0].get_title()
+    assert {tuple(b) for b in level["proposals"].tolist()} == {tuple(b) for b in paper.tolist()}
+    assert np.array_equal(level["proposals"], selective_search(scene[0], "fast", ranking="level"))
     with pytest.raises(ValueError, match="images"):
         proposals_explorer({})
+    with pytest.raises(ValueError, match="ranking"):
+        proposals_explorer({"scene": scene[0]}, ranking="random")
 
 
 def test_sliders_answer_quickly(photo):

@@ -10,7 +10,7 @@ ipywidgets controls by :class:`~lecturelib.widgets.Explorer`:
   the two regions merged at that step outlined, and the box set so far (every region created up
   to now); toggles switch each similarity on or off and a menu picks the colour space;
 - :func:`draw_proposals` — the top-N proposals of selective search on an image, each ground-truth
-  box with its best proposal (green when IoU ≥ 0.5), and the recall.
+  box with its best proposal (green when IoU ≥ 0.5), and the recall; a menu picks the ranking.
 
 Selective search takes a while on a photo, so the explorers keep what they computed in a
 ``cache`` dict (one per explorer) and a slider only redraws.
@@ -30,7 +30,7 @@ from ..selective_search import (COLOUR_SPACES, Hierarchy, hierarchical_grouping,
 from ..selective_search.colour import as_rgb_image
 from ..selective_search.similarity import (SIMILARITIES, colour_similarity, fill_similarity,
                                            size_similarity, texture_similarity)
-from ..selective_search.strategies import DISPLAY_NAMES
+from ..selective_search.strategies import DISPLAY_NAMES, RANKINGS, check_ranking
 from ._explorer import Explorer
 
 __all__ = ["draw_felzenszwalb", "felzenszwalb_explorer", "draw_grouping", "grouping_explorer",
@@ -242,21 +242,24 @@ def grouping_explorer(image, colour_space: str = "hsv", k: float = 100,
 # ------------------------------------------------------------------------------------------
 # 3. Proposals
 # ------------------------------------------------------------------------------------------
-def _proposals(image, mode, cache, key):
+def _proposals(image, mode, cache, key, ranking="paper"):
     if cache is None:
-        return selective_search(image, mode)
-    if (key, mode) not in cache:
-        cache[(key, mode)] = selective_search(image, mode)
-    return cache[(key, mode)]
+        return selective_search(image, mode, ranking=ranking)
+    if (key, mode) not in cache:                      # one search per image; orders are cheap
+        cache[(key, mode)] = selective_search(image, mode, return_result=True)
+    if (key, mode, ranking) not in cache:
+        cache[(key, mode, ranking)] = cache[(key, mode)].ranked(ranking)
+    return cache[(key, mode, ranking)]
 
 
 def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
                    proposals=None, cache: dict | None = None, key=None,
-                   fig: Figure | None = None, ax=None) -> dict:
+                   fig: Figure | None = None, ax=None, ranking: str = "paper") -> dict:
     """The first ``top_n`` proposals of ``image`` (dashed, as "before" boxes in ``viz``) and, if
     ``gt_boxes`` (``[G, 4]``) are given, each ground truth (yellow) with its best proposal among
     them (solid green when IoU ≥ 0.5, red otherwise).
 
+    ``ranking``: the order of the proposals (``selective_search``'s ``ranking``).
     ``proposals`` (``[P, 4]``, ranked) skips the search; ``ax`` draws on given axes instead of
     on ``fig``. Returns ``proposals``, ``top_n``,
     ``best_iou`` (``Float[G]``), ``recall`` (IoU ≥ 0.5; ``None`` without ground truth),
@@ -264,7 +267,7 @@ def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
     """
     rgb = as_rgb_image(image)
     if proposals is None:
-        proposals = _proposals(rgb, mode, cache, key)
+        proposals = _proposals(rgb, mode, cache, key, ranking)
     proposals = np.asarray(proposals, np.float32).reshape(-1, 4)
     top_n = max(0, min(int(top_n), len(proposals)))
     shown = proposals[:top_n]
@@ -290,11 +293,13 @@ def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
             best_iou = np.zeros(len(gt))
         viz.draw_boxes(ax, gt, color=viz.GROUND_TRUTH, linewidth=1.5, captions=[""] * len(gt))
         recall = float((best_iou >= 0.5).mean()) if len(gt) else None
-    title = f"top {top_n} of {len(proposals)} proposals ({mode})"
+    title = f"top {top_n} of {len(proposals)} proposals ({mode}"
+    title += ")" if ranking == "paper" else f", {ranking} order)"
     if recall is not None:
         title += f": recall@0.5 = {recall:.2f}"
     ax.set_title(title)
-    readout = (f"Showing the {top_n} best-ranked of {len(proposals)} boxes."
+    readout = (f"Showing the {top_n} best-ranked of {len(proposals)} boxes"
+               + ("." if ranking == "paper" else f" ({ranking} order).")
                + ("" if recall is None else
                   f" {int(round(recall * len(best_iou)))} of {len(best_iou)} objects have a "
                   f"proposal with IoU ≥ 0.5 among them (best IoU per object: "
@@ -303,22 +308,27 @@ def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
             "readout": readout, "figure": ax.figure}
 
 
-def proposals_explorer(images: dict, mode: str = "fast", top_n: int = 100) -> Explorer:
-    """A top-N slider and an image menu. ``images`` maps a name to ``image`` or to
-    ``(image, gt_boxes)``; each image's proposals are computed when it is first shown."""
+def proposals_explorer(images: dict, mode: str = "fast", top_n: int = 100,
+                       ranking: str = "paper") -> Explorer:
+    """A top-N slider, an image menu and a ranking menu (the paper's, OpenCV's ``level``,
+    ``persistence``: the same boxes in another order). ``images`` maps a name to ``image`` or
+    to ``(image, gt_boxes)``; each image is searched once, when it is first shown."""
+    check_ranking(ranking)
     if not isinstance(images, dict) or not images:
         raise ValueError("images must be a non-empty dict {name: image or (image, gt_boxes)}")
     items = {name: (value if isinstance(value, tuple) else (value, None))
              for name, value in images.items()}
     cache: dict = {}
 
-    def draw(name, top_n, fig):
+    def draw(name, top_n, ranking, fig):
         image, gt = items[name]
-        return draw_proposals(image, top_n, gt, mode, cache=cache, key=name, fig=fig)
+        return draw_proposals(image, top_n, gt, mode, cache=cache, key=name, fig=fig,
+                              ranking=ranking)
 
     controls = {
         "name": widgets.Dropdown(options=list(items), description="image"),
         "top_n": widgets.IntSlider(value=top_n, min=1, max=2000, step=1, description="top N",
                                    continuous_update=False),
+        "ranking": widgets.Dropdown(options=list(RANKINGS), value=ranking, description="ranking"),
     }
     return Explorer(draw, controls, figsize=(6, 6.2), title=f"Selective search ({mode}): top N")
