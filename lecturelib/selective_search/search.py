@@ -54,8 +54,8 @@ class SelectiveSearchResult:
 
     def ranked(self, ranking: str = "paper", seed: int = 0, min_box_size: float = 0):
         """``Float32[N, 4]``: the boxes of these hierarchies under ``ranking`` and ``seed`` —
-        what :func:`selective_search` returns for them, without redoing the grouping."""
-        check_ranking(ranking)
+        what :func:`selective_search` returns for them, without redoing the grouping (an
+        unknown ``ranking`` is refused by ``region_positions``)."""
         _check_seed_and_min_box_size(seed, min_box_size)
         return _rank(self.hierarchies, ranking, seed, min_box_size)[0]
 
