@@ -15,7 +15,19 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# What a slider move may cost (draw + PNG render, median CPU time), as a ratio to a peer
+# measured in the same run, interleaved: a plain figure of the same size (one image, a title,
+# tick labels). A slower or busier machine moves both, so the bound holds on any CI machine and
+# still catches an explorer that has grown heavy. On the 2-core dev machine a plain figure
+# takes ~40 ms, so the bound is ~200 ms there; the explorers measure 2-4x. (An absolute bound
+# of 150 ms failed on a slower CI machine at 188 ms.)
+REDRAW_MAX_RATIO = 5.0
 
 
 @pytest.fixture
@@ -29,3 +41,70 @@ def one_thread():
     yield
     torch.set_num_threads(n)
     plt.close("all")
+
+
+def _cpu_seconds(step, n) -> float:
+    """CPU time of ``step(n)``; process_time, so other programs sharing the cores do not count."""
+    t0 = time.process_time()
+    step(n)
+    return time.process_time() - t0
+
+
+def _plain_figure(figsize, dpi):
+    """The peer: a redraw step on a plain figure of the same size (one image, a title, ticks)."""
+    from matplotlib.figure import Figure
+
+    from lecturelib.widgets._explorer import render_png
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_subplot()
+    image = ax.imshow(np.zeros((8, 8)), vmin=0, vmax=1)
+    ax.set_title("a plain figure")
+
+    def redraw(n):
+        image.set_data(np.full((8, 8), (n % 15) / 15))
+        render_png(fig)
+    return redraw
+
+
+@pytest.fixture
+def draw_and_render():
+    """``draw_and_render(draw, settings, figsize)``: a redraw step for ``redraw_is_live`` that
+    calls ``draw(**settings[n % len(settings)], fig=fig)`` on one figure, then renders the PNG
+    an explorer sends to the notebook."""
+    from matplotlib.figure import Figure
+
+    from lecturelib.widgets._explorer import EXPLORER_DPI, render_png
+
+    def make(draw, settings: list[dict], figsize):
+        fig = Figure(figsize=figsize, dpi=EXPLORER_DPI)
+
+        def redraw(n):
+            draw(**settings[n % len(settings)], fig=fig)
+            render_png(fig)
+        return redraw
+    return make
+
+
+@pytest.fixture
+def redraw_is_live():
+    """``redraw_is_live(name, redraw, figsize)`` times ``redraw(n)`` (one slider move: draw and
+    PNG render) after one warm-up call, beside a plain figure of the same size; prints both and
+    asserts the bound above. Returns (ours_ms, plain_ms)."""
+    from lecturelib.widgets._explorer import EXPLORER_DPI
+
+    def check(name, redraw, figsize):
+        peer = _plain_figure(figsize, EXPLORER_DPI)
+        redraw(0)
+        peer(0)
+        ours_s, plain_s = [], []
+        for n in range(15):             # interleaved: both see the same machine
+            ours_s.append(_cpu_seconds(redraw, n))
+            plain_s.append(_cpu_seconds(peer, n))
+        ours = statistics.median(ours_s) * 1e3
+        plain = statistics.median(plain_s) * 1e3
+        print(f"\nredraw median: {name} {ours:.0f} ms, a plain figure of the same size "
+              f"{plain:.0f} ms ({ours / plain:.1f}x)")
+        assert ours < REDRAW_MAX_RATIO * plain, \
+            f"{name}: {ours:.0f} ms per redraw, {ours / plain:.1f}x a plain figure's {plain:.0f} ms"
+        return ours, plain
+    return check

@@ -25,6 +25,17 @@ from matplotlib.figure import Figure
 EXPLORER_DPI = 80   # sharp enough on a projector, quick to render
 
 
+def render_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes: what an explorer sends to the notebook on every redraw.
+
+    zlib level 1, not Pillow's 6: about 30 ms less per redraw of a two-panel figure for a
+    PNG about 10 % larger, which the notebook receives from a local kernel.
+    """
+    png = io.BytesIO()
+    fig.savefig(png, format="png", pil_kwargs={"compress_level": 1})
+    return png.getvalue()
+
+
 class Explorer:
     def __init__(self, draw: Callable[..., dict], controls: dict[str, widgets.Widget],
                  fixed: dict | None = None, figsize=(6.0, 5.0), columns: int = 2,
@@ -83,11 +94,10 @@ class Explorer:
             self.figure.clear()
         self.result = self.draw(**self.fixed, **self.values(), fig=self.figure)
         self.readout.value = self.result.get("readout", "")
-        png = io.BytesIO()
-        self.figure.savefig(png, format="png")
+        png = render_png(self.figure)
         self.output.clear_output(wait=True)
         with self.output:
-            display(Image(png.getvalue()))
+            display(Image(png))
         self.redraw_seconds = time.perf_counter() - start
         return self.result
 

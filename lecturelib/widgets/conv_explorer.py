@@ -16,7 +16,6 @@ they computed (so they are tested without a Jupyter kernel):
 """
 from __future__ import annotations
 
-import io
 import textwrap
 
 import matplotlib.pyplot as plt
@@ -67,13 +66,6 @@ def _layout(fig, figsize, name: str, make):
     axes = make(fig)
     fig._lecturelib_layout = name
     return fig, axes
-
-
-def render_png(fig) -> bytes:
-    """The figure as PNG bytes: what an explorer sends to the notebook on every redraw."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
 
 
 def _grid(ax, kinds: np.ndarray, offset: float, palette: dict):
