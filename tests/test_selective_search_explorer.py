@@ -1,7 +1,5 @@
 """The lesson-03 explorers' drawing functions, without a Jupyter kernel: set values, check what
 they computed and what they drew; and that the sliders redraw quickly enough."""
-import statistics
-import time
 
 import matplotlib
 import matplotlib.patches as mpatches
