@@ -34,7 +34,8 @@ import torch
 
 from lecturelib.data import PHOTO_BOXES, SyntheticShapes, load_photo, photo_boxes
 from lecturelib.metrics import mean_average_best_overlap, proposal_recall
-from lecturelib.selective_search import make_strategies, selective_search
+from lecturelib.selective_search import selective_search
+from lecturelib.selective_search.opencv import OPENCV_FAST, opencv_available, opencv_fast
 
 COUNTS = (10, 20, 50, 100, 200, 500, 1000, 2000)
 LONG_SIDE = 500
@@ -60,23 +61,6 @@ def enlarged_scene(image: np.ndarray, boxes: np.ndarray, size: int = LONG_SIDE):
 
     scale = size / image.shape[0]
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR), boxes * scale
-
-
-def opencv_fast(image: np.ndarray) -> np.ndarray:
-    """OpenCV's fast mode on an RGB image -> Float32[N, 4] (x1, y1, x2, y2), in its order."""
-    import cv2
-
-    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    search.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    search.switchToSelectiveSearchFast()
-    xywh = search.process().reshape(-1, 4).astype(np.float32)
-    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-
-
-OPENCV_SETTINGS = dict(strategies=make_strategies(["hsv", "lab"], [150, 300, 450], ["CTSF", "TSF"]),
-                       min_size=100, ranking="level")
-"""OpenCV's fast mode in our terms: its 12 groupings, its fixed minimum region (100 px), its
-bottom-up order."""
 
 
 def ours(image: np.ndarray, seed: int = 0, **settings):
@@ -160,14 +144,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-parity", dest="parity", action="store_false",
                         help="skip the run of our code with OpenCV's settings")
     args = parser.parse_args(argv)
-    try:
-        import cv2
-        cv2.ximgproc.segmentation.createSelectiveSearchSegmentation  # noqa: B018
-    except (ImportError, AttributeError):
+    if not opencv_available():
         print("OpenCV with ximgproc is not installed (pip install opencv-contrib-python-headless);"
               " nothing to compare against.")
         return 0
-    cv2.setNumThreads(1)
+    import cv2
     torch.set_num_threads(1)
     print(f"selective search, fast mode: lecturelib vs OpenCV {cv2.__version__} (one thread)")
     dataset = SyntheticShapes("test", num_images=args.scenes)
@@ -191,7 +172,7 @@ def main(argv=None) -> int:
     if args.parity:
         results["scenes, OpenCV's settings"] = report(
             "synthetic scenes (128 px), both with OpenCV's settings",
-            measure(scenes, args.repeats, rankings=(), **OPENCV_SETTINGS),
+            measure(scenes, args.repeats, rankings=(), **OPENCV_FAST),
             "ours = our code with OpenCV's fast settings (HSV, Lab x k 150, 300, 450 x "
             "CTSF, TSF; min_size 100; level order)")
     print("\nsummary: time ours / OpenCV, and recall@0.5 ours / OpenCV at N = 10, 50, 200, "

@@ -1,8 +1,6 @@
 """Selective search against the paper (Uijlings et al., IJCV 2013) on hand-made cases, against a
 plain-Python Algorithm 1, against scikit-image's Felzenszwalb, and (when installed) beside
 OpenCV's implementation."""
-import ctypes
-
 import numpy as np
 import pytest
 import torch
@@ -19,6 +17,8 @@ from lecturelib.selective_search import (COLOUR_SPACES, STRATEGIES, Hierarchy,
                                          to_colour_space)
 from lecturelib.selective_search.features import texture_bins
 from lecturelib.selective_search.felzenszwalb import felzenszwalb
+from lecturelib.selective_search.opencv import (OPENCV_FAST, opencv_available, opencv_fast,
+                                                seed_c_rand)
 from lecturelib.selective_search.similarity import initials, similarity_names
 from lecturelib.selective_search.strategies import (first_occurrences, hierarchy_positions,
                                                    region_positions)
@@ -465,35 +465,16 @@ def test_recall_on_synthetic_scenes_is_high(scenes):
     assert sum(map(len, single)) < sum(map(len, fast))
 
 
-def _seed_c_rand(seed: int) -> bool:
-    """OpenCV's selective search ranks with C's ``rand()``, which OpenCV gives no way to seed;
-    seed it through the C library (glibc, macOS) so a comparison gives the same figures every
-    run. False where that library is not reachable (Windows): results are then unseeded."""
-    try:
-        ctypes.CDLL(None).srand(seed)
-        return True
-    except (OSError, AttributeError, TypeError):
-        return False
-
-
 def _opencv_fast(image, seed: int | None = None):
-    cv2 = pytest.importorskip("cv2", reason="OpenCV (opencv-contrib-python-headless, a test "
-                                            "extra) is not installed")
-    if not hasattr(cv2, "ximgproc"):
-        pytest.skip("this OpenCV has no ximgproc (install opencv-contrib-python-headless)")
-    cv2.setNumThreads(1)
-    if seed is not None:
-        _seed_c_rand(seed)
-    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    search.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    search.switchToSelectiveSearchFast()
-    xywh = search.process().reshape(-1, 4).astype(np.float32)
-    return np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]
+    if not opencv_available():
+        pytest.skip("OpenCV with ximgproc (opencv-contrib-python-headless, a test extra) is "
+                    "not installed")
+    return opencv_fast(image, seed)
 
 
 def test_seeding_c_rand_makes_opencvs_order_reproducible(scenes):
     image = scenes[0][0]
-    if not _seed_c_rand(0):
+    if not seed_c_rand(0):
         pytest.skip("C's rand() is not reachable through ctypes here")
     a, b, c = _opencv_fast(image, seed=7), _opencv_fast(image, seed=7), _opencv_fast(image, seed=8)
     assert np.array_equal(a, b)                       # same seed: same order
@@ -504,10 +485,8 @@ def test_seeding_c_rand_makes_opencvs_order_reproducible(scenes):
 def test_with_opencvs_settings_we_find_what_opencv_finds(scenes):
     """Our code run with OpenCV's fast settings (its 12 groupings, minimum region 100 px, its
     bottom-up order) against OpenCV itself: an independent implementation of the same method."""
-    settings = dict(strategies=make_strategies(["hsv", "lab"], [150, 300, 450], ["CTSF", "TSF"]),
-                    min_size=100, ranking="level")
     gt = [target["boxes"] for _, target in scenes]
-    results = [selective_search(image, **settings, return_result=True) for image, _ in scenes]
+    results = [selective_search(image, **OPENCV_FAST, return_result=True) for image, _ in scenes]
     ours = [r.boxes for r in results]
     theirs = [_opencv_fast(image) for image, _ in scenes]
     # the sets of boxes (no randomness in either): as many, covering the objects as closely
@@ -525,7 +504,7 @@ def test_with_opencvs_settings_we_find_what_opencv_finds(scenes):
                         for seed in seeds], axis=0)
     assert (np.abs(r_ours - r_theirs) <= 0.15).all(), (r_ours, r_theirs)
     # and in the paper's order the same boxes start large: far fewer objects in the first 10
-    paper = [selective_search(image, **(settings | {"ranking": "paper"})) for image, _ in scenes]
+    paper = [selective_search(image, **(OPENCV_FAST | {"ranking": "paper"})) for image, _ in scenes]
     assert proposal_recall(paper, gt, 0.5, 10) < r_ours[0]
 
 

@@ -14,7 +14,8 @@ One idea per file, in reading order:
 - ``similarity.py``  s_colour, s_texture, s_size, s_fill and their combinations;
 - ``grouping.py``    Algorithm 1 (hierarchical grouping) with its merge history, ``Hierarchy``;
 - ``strategies.py``  the single / fast / quality strategy sets, the paper's ranking and two others;
-- ``search.py``      ``selective_search`` putting it all together.
+- ``search.py``      ``selective_search`` putting it all together;
+- ``opencv.py``      OpenCV's implementation, the peer we measure against (optional).
 """
 from .colour import COLOUR_SPACES, as_rgb_image, to_colour_space
 from .features import colour_histograms, merge_histograms, texture_histograms
