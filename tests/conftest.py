@@ -21,6 +21,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# lecturelib's widgets are imported inside the fixtures below, not here: at the top they would
+# load lecturelib.ops and its Triton kernels for every run, even one of the data tests alone.
+
 # What a slider move may cost (draw + PNG render, median CPU time), as a ratio to a peer
 # measured in the same run, interleaved: a plain figure of the same size (one image, a title,
 # tick labels). A slower or busier machine moves both, so the bound holds on any CI machine and
@@ -50,12 +53,12 @@ def _cpu_seconds(step, n) -> float:
     return time.process_time() - t0
 
 
-def _plain_figure(figsize, dpi):
+def _plain_figure(figsize):
     """The peer: a redraw step on a plain figure of the same size (one image, a title, ticks)."""
     from matplotlib.figure import Figure
 
-    from lecturelib.widgets._explorer import render_png
-    fig = Figure(figsize=figsize, dpi=dpi)
+    from lecturelib.widgets._explorer import EXPLORER_DPI, render_png
+    fig = Figure(figsize=figsize, dpi=EXPLORER_DPI)
     ax = fig.add_subplot()
     image = ax.imshow(np.zeros((8, 8)), vmin=0, vmax=1)
     ax.set_title("a plain figure")
@@ -90,10 +93,8 @@ def redraw_is_live():
     """``redraw_is_live(name, redraw, figsize)`` times ``redraw(n)`` (one slider move: draw and
     PNG render) after one warm-up call, beside a plain figure of the same size; prints both and
     asserts the bound above. Returns (ours_ms, plain_ms)."""
-    from lecturelib.widgets._explorer import EXPLORER_DPI
-
     def check(name, redraw, figsize):
-        peer = _plain_figure(figsize, EXPLORER_DPI)
+        peer = _plain_figure(figsize)
         redraw(0)
         peer(0)
         ours_s, plain_s = [], []
