@@ -13,51 +13,19 @@ import time
 
 import torch
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import save_weights
+from .models import MODELS
 
 
-def _train_backbone(args) -> dict:
-    from .models.backbone import pretrain
-    model, summary = pretrain(seed=args.seed)
-    command = "python -m lecturelib train backbone" + (f" --seed {args.seed}" if args.seed else "")
-    save_checkpoint("backbone", {"state_dict": model.state_dict(), "meta": summary}, command)
+def _train(name: str, args) -> dict:
+    model, summary = MODELS[name].build(seed=args.seed)
+    save_weights(name, model, summary, args.seed)
     return summary
 
 
-def _evaluate_backbone(args) -> dict:
-    from .models.backbone import accuracy, object_crops
-    from .models import load_backbone
-    model = load_backbone()
-    crops, labels = object_crops(128, seed=0, jitter=0.0, split=args.split)
-    return {"model": "backbone", "split": args.split, "accuracy": accuracy(model, crops, labels),
-            "crops": len(crops)}
-
-
-def _train_rcnn(args) -> dict:
-    from .models.rcnn_train import train_rcnn
-    return train_rcnn(seed=args.seed)
-
-
-def _evaluate_rcnn(args) -> dict:
-    from .models.rcnn import evaluate_rcnn
-    return evaluate_rcnn(split=args.split, num_images=args.num_images)
-
-
-def _train_fast_rcnn(args) -> dict:
-    from .models.fast_rcnn import train_fast_rcnn
-    return train_fast_rcnn(seed=args.seed)
-
-
-def _evaluate_fast_rcnn(args) -> dict:
-    from .models.fast_rcnn import evaluate_fast_rcnn
-    return evaluate_fast_rcnn(split=args.split, num_images=args.num_images)
-
-
-MODELS = {
-    "backbone": (_train_backbone, _evaluate_backbone),
-    "rcnn": (_train_rcnn, _evaluate_rcnn),
-    "fast_rcnn": (_train_fast_rcnn, _evaluate_fast_rcnn),
-}
+def _evaluate(name: str, args) -> dict:
+    recipe = MODELS[name]
+    return recipe.evaluate(recipe.load(), split=args.split, num_images=args.num_images)
 
 
 def main(argv=None) -> int:
@@ -74,8 +42,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.perf_counter()
-    train_fn, evaluate_fn = MODELS[args.model]
-    result = (train_fn if args.command == "train" else evaluate_fn)(args)
+    result = (_train if args.command == "train" else _evaluate)(args.model, args)
     result = {"command": args.command, "model": args.model,
               "wall_seconds": round(time.perf_counter() - start, 2), **result}
     print(json.dumps(result, sort_keys=True))

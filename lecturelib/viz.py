@@ -16,14 +16,24 @@ import matplotlib.patches as mpatches
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 
-# Colour-blind-friendly (Okabe–Ito); class k uses PALETTE[k % len], background is grey.
-PALETTE = ("#999999", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00",
-           "#F0E442", "#000000")
-KEPT, SUPPRESSED, GROUND_TRUTH = "#009E73", "#999999", "#F0E442"
-POSITIVE, NEGATIVE, IGNORED = "#009E73", "#D55E00", "#999999"
+# Colour-blind-friendly (Okabe–Ito), by name: every lesson and explorer draws with these.
+GREY, ORANGE, SKY_BLUE, GREEN = "#999999", "#E69F00", "#56B4E9", "#009E73"
+PURPLE, BLUE, VERMILLION, YELLOW, BLACK = "#CC79A7", "#0072B2", "#D55E00", "#F0E442", "#000000"
+ERROR = "#b30000"          # an impossible configuration, an empty bin
+# Class k uses PALETTE[k % len], background is grey.
+PALETTE = (GREY, ORANGE, SKY_BLUE, GREEN, PURPLE, BLUE, VERMILLION, YELLOW, BLACK)
+KEPT, SUPPRESSED, GROUND_TRUTH = GREEN, GREY, YELLOW
+POSITIVE, NEGATIVE, IGNORED = GREEN, VERMILLION, GREY
 LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":"}
+
+
+def tint(colour: str, amount: float) -> str:
+    """``colour`` mixed with white: 0 keeps it, 1 is white (light fills behind dark lines)."""
+    rgb = np.array(to_rgb(colour))
+    return to_hex(rgb + (1 - rgb) * amount)
 
 
 def class_color(label: int) -> str:

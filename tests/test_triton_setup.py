@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lecturelib._backend import triton_available
+from lecturelib.ops.backends import triton_available
 
 KERNELS = Path(__file__).parents[1] / "lecturelib" / "ops" / "_triton"
 SCRIPT = """

@@ -3,6 +3,9 @@
 ``MANIFEST.json`` lists each checkpoint with its file, size, hash and the exact command that
 rebuilds it (deterministically, from a seed). Nothing is ever downloaded: a missing file or a
 hash mismatch is an error that names the command to run.
+
+Every model of the course is stored the same way, ``{"state_dict": ..., "meta": summary}``
+under its CLI name: :func:`save_weights` after training, :func:`load_weights` to use it.
 """
 from __future__ import annotations
 
@@ -52,6 +55,24 @@ def load_checkpoint(name: str, folder: Path | None = None) -> dict:
                               f"{entry['sha256'][:12]}…: the file was altered or is from another "
                               f"build. Rebuild it with: {entry['command']}")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_command(name: str, seed: int = 0) -> str:
+    """The command that rebuilds checkpoint ``name`` (recorded in the manifest)."""
+    return f"python -m lecturelib train {name}" + (f" --seed {seed}" if seed else "")
+
+
+def save_weights(name: str, model: torch.nn.Module, meta: dict, seed: int = 0,
+                 folder: Path | None = None) -> Path:
+    """Store a trained model as checkpoint ``name`` with its training summary and command."""
+    return save_checkpoint(name, {"state_dict": model.state_dict(), "meta": meta},
+                           train_command(name, seed), folder)
+
+
+def load_weights(name: str, model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with the weights of checkpoint ``name`` (hash verified), in eval mode."""
+    model.load_state_dict(load_checkpoint(name)["state_dict"])
+    return model.eval()
 
 
 def save_checkpoint(name: str, checkpoint: dict, command: str, folder: Path | None = None) -> Path:

@@ -1,20 +1,34 @@
-"""Detectors of the course, sharing one small backbone:
+"""The detectors of the course, sharing one small backbone. Modules, in reading order:
 
-- :mod:`~lecturelib.models.backbone` — the CNN and its pre-training (classification);
-- :mod:`~lecturelib.models.rcnn` — R-CNN: warped proposals, K+1 fine-tuning, SVMs, box regression.
+- :mod:`~lecturelib.models.backbone` — the CNN (``features``, ``fc6``, ``fc7`` by name) and its
+  pre-training on shape crops (the course's ImageNet);
+- :mod:`~lecturelib.models.warp` — cutting a region out of an image and warping it to 32 × 32;
+- :mod:`~lecturelib.models.proposals` — selective-search proposals per split, cached on disk;
+- :mod:`~lecturelib.models.detector` — what every detector shares after its heads
+  (``postprocess_detections``), ``evaluate_detector``, and the build / load / evaluate
+  ``Recipe`` the command line maps over;
+- :mod:`~lecturelib.models.rcnn` — R-CNN at test time: warped regions, SVMs, box regression;
+- :mod:`~lecturelib.models.rcnn_train` — its three training stages;
+- :mod:`~lecturelib.models.fast_rcnn` — Fast R-CNN: one conv pass, RoI pooling, two heads.
 
-Weights come from the package's own checkpoints (:mod:`lecturelib.checkpoints`).
+Weights come from the package's own checkpoints (:mod:`lecturelib.checkpoints`); :data:`MODELS`
+names each trainable model with its recipe (``python -m lecturelib train | evaluate NAME``).
 """
-from ..checkpoints import load_checkpoint
-from .backbone import Backbone
+from .backbone import Backbone, evaluate_backbone, load_backbone, load_pretrained, pretrain
+from .detector import NUM_CLASSES, Recipe, evaluate_detector, postprocess_detections
+from .fast_rcnn import FastRCNN, build_fast_rcnn, load_fast_rcnn
+from .proposals import proposals_for
+from .rcnn import RCNN, load_rcnn
+from .rcnn_train import build_rcnn
 from .warp import add_context, warp_regions
 
+MODELS: dict[str, Recipe] = {
+    "backbone": Recipe(build=pretrain, load=load_backbone, evaluate=evaluate_backbone),
+    "rcnn": Recipe(build=build_rcnn, load=load_rcnn),
+    "fast_rcnn": Recipe(build=build_fast_rcnn, load=load_fast_rcnn),
+}
 
-def load_backbone() -> Backbone:
-    """The pre-trained backbone from the shipped checkpoint (hash verified), in eval mode."""
-    model = Backbone()
-    model.load_state_dict(load_checkpoint("backbone")["state_dict"])
-    return model.eval()
-
-
-__all__ = ["Backbone", "load_backbone", "warp_regions", "add_context"]
+__all__ = ["Backbone", "load_backbone", "load_pretrained", "pretrain", "evaluate_backbone",
+           "warp_regions", "add_context", "proposals_for", "NUM_CLASSES", "Recipe",
+           "postprocess_detections", "evaluate_detector", "RCNN", "load_rcnn", "build_rcnn",
+           "FastRCNN", "load_fast_rcnn", "build_fast_rcnn", "MODELS"]

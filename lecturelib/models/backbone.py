@@ -4,10 +4,16 @@ Shape of the network (the names follow the R-CNN / Fast R-CNN papers, in miniatu
 
     image crop Float[B, 3, 32, 32]
       features   conv3×3 32, conv3×3 32, max-pool 2, conv3×3 64, conv3×3 64, max-pool 2
-                 -> Float[B, 64, 8, 8]        (stride 4: "conv5")
-      last_pool  max-pool 2 -> Float[B, 64, 4, 4]   ("pool5"; Fast R-CNN replaces it by RoI pooling)
-      fc         flatten, fc6 1024 -> 256, fc7 256 -> 256   ("fc7 features")
+                 -> Float[B, 64, 8, 8]        ("conv5": out_channels 64, stride 4)
+      last_pool  max-pool 2 -> Float[B, 64, 4, 4]   ("pool5", pool5_size 4; Fast R-CNN replaces
+                                                   it by RoI pooling to the same size)
+      fc6        flatten, 1024 -> 256, ReLU
+      fc7        256 -> 256, ReLU                   ("fc7 features", fc7_size 256)
       classifier 256 -> K classes
+
+A detector attaches its heads by these names: ``features`` (with ``out_channels`` and
+``stride``) for a shared conv map, :meth:`Backbone.fc7_features` (``fc6``, ``fc7``) on pooled
+regions of ``pool5_size`` × ``pool5_size`` cells.
 
 Pre-training (the analogue of ImageNet pre-training): classify warped crops of single shapes
 cut from synthetic scenes that are *not* the detection data set (another seed), K = 3 classes.
@@ -29,25 +35,67 @@ PRETRAIN_SEED = 1000   # the pre-training scenes: a seed the detection splits ne
 
 
 class Backbone(nn.Module):
+    out_channels = 64                    # channels of the conv5 map
+    stride = FEATURE_STRIDE              # image pixels per conv5 cell
+    pool5_size = INPUT_SIZE // FEATURE_STRIDE // 2   # 4: cells per side after pool5
+    fc7_size = 256                       # length of an fc7 feature
+
     def __init__(self, num_classes: int = len(CLASSES) - 1):
         super().__init__()
 
         def conv(cin, cout):
             return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*conv(3, 32), *conv(32, 32), nn.MaxPool2d(2),
-                                      *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2))
+                                      *conv(32, self.out_channels),
+                                      *conv(self.out_channels, self.out_channels), nn.MaxPool2d(2))
         self.last_pool = nn.MaxPool2d(2)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * 4 * 4, 256), nn.ReLU(inplace=True),
-                                nn.Linear(256, 256), nn.ReLU(inplace=True))
-        self.classifier = nn.Linear(256, num_classes)
+        self.fc6 = nn.Linear(self.out_channels * self.pool5_size ** 2, self.fc7_size)
+        self.fc7 = nn.Linear(self.fc7_size, self.fc7_size)
+        self.classifier = nn.Linear(self.fc7_size, num_classes)
+        self._register_load_state_dict_pre_hook(_rename_fc_keys)
+
+    def fc7_features(self, pool5: torch.Tensor) -> torch.Tensor:
+        """pool5 Float[B, 64, 4, 4] (or flattened, Float[B, 1024]) -> fc7 Float[B, 256]."""
+        return torch.relu(self.fc7(torch.relu(self.fc6(pool5.flatten(1)))))
 
     def embed(self, crops: torch.Tensor) -> torch.Tensor:
         """Float[B, 3, 32, 32] -> fc7 features Float[B, 256]."""
-        return self.fc(self.last_pool(self.features(crops)))
+        return self.fc7_features(self.last_pool(self.features(crops)))
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Float[B, 3, 32, 32] -> class logits Float[B, K]."""
         return self.classifier(self.embed(crops))
+
+
+def _rename_fc_keys(state_dict, prefix, *args):
+    """Checkpoints written before fc6 / fc7 had names stored them as ``fc.1`` / ``fc.3`` (an
+    ``nn.Sequential``); the shipped files are kept byte for byte (their SHA-256 is in the
+    manifest), so their keys are renamed as they load."""
+    for old, new in (("fc.1.", "fc6."), ("fc.3.", "fc7.")):
+        for key in [k for k in state_dict if k.startswith(prefix + old)]:
+            state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
+
+
+def load_backbone() -> "Backbone":
+    """The pre-trained backbone from the shipped checkpoint (hash verified), in eval mode."""
+    from ..checkpoints import load_weights
+    return load_weights("backbone", Backbone())
+
+
+def load_pretrained(backbone: Backbone) -> Backbone:
+    """Copy the shipped pre-trained weights into a detector's own ``backbone``; its classifier
+    too where it has the pre-training's K classes (R-CNN's K + 1 way classifier starts anew)."""
+    from ..checkpoints import load_checkpoint
+    weights = load_checkpoint("backbone")["state_dict"]
+    if weights["classifier.weight"].shape == backbone.classifier.weight.shape:
+        backbone.load_state_dict(weights)
+    else:
+        missing = backbone.load_state_dict({k: v for k, v in weights.items()
+                                            if not k.startswith("classifier.")},
+                                           strict=False).missing_keys
+        if any(not k.startswith("classifier.") for k in missing):
+            raise RuntimeError(f"the backbone checkpoint lacks {missing}")
+    return backbone
 
 
 def object_crops(num_images: int, seed: int, jitter: float = 0.1,
@@ -109,6 +157,14 @@ def pretrain(num_images: int = 1500, epochs: int = 10, seed: int = 0, batch_size
                "last_loss": sum(losses[-10:]) / len(losses[-10:]),
                "seconds": time.perf_counter() - start, "crops": len(crops)}
     return model, summary
+
+
+def evaluate_backbone(model: Backbone, split: str = "test", num_images: int | None = None,
+                      progress: bool = True) -> dict:
+    """Classification accuracy on the unjittered crops of every object in a split's first
+    ``num_images`` scenes (default 128)."""
+    crops, labels = object_crops(num_images or 128, seed=0, jitter=0.0, split=split)
+    return {"split": split, "accuracy": accuracy(model, crops, labels), "crops": len(crops)}
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@
     image Float[3, 128, 128]
       backbone.features                 -> conv map Float[64, 32, 32]   (stride 4, computed once)
       roi_pool(proposals, 4 × 4, 1/4)   -> Float[P, 64, 4, 4]           (replaces the last max-pool)
-      backbone.fc (fc6, fc7)            -> Float[P, 256]
+      backbone.fc6, fc7                 -> Float[P, 256]
       cls_score                         -> K + 1 class scores (softmax)
       bbox_pred                         -> 4K class-specific deltas (weights 10, 10, 5, 5)
 
@@ -20,26 +20,29 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import CLASSES, SyntheticShapes
-from ..ops import batched_nms, box_iou, clip_boxes_to_image, decode_boxes, encode_boxes, roi_pool
-from .backbone import FEATURE_STRIDE, Backbone
+from ..data import SyntheticShapes
+from ..matching import BETWEEN_THRESHOLDS, match_proposals, sample_balanced
+from ..ops import box_iou, decode_boxes, encode_boxes, roi_pool
+from .backbone import Backbone, load_pretrained
+from .detector import NUM_CLASSES, postprocess_detections
 from .proposals import proposals_for
 
-NUM_CLASSES = len(CLASSES) - 1
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
-POOLED = 4   # RoI pooling output: what the replaced max-pool produced for a 32 × 32 crop
+POOLED = Backbone.pool5_size   # RoI pooling output: what the replaced max-pool gave a 32 × 32 crop
 DEFAULTS = dict(train_images=512, steps=1000, images_per_batch=2, rois_per_image=64,
                 foreground_fraction=0.25, foreground_iou=0.5, background_iou=(0.1, 0.5),
                 lr=1e-3)
 
 
 class FastRCNN(nn.Module):
+    needs_proposals = True
+
     def __init__(self, num_classes: int = NUM_CLASSES):
         super().__init__()
         self.num_classes = num_classes
         self.backbone = Backbone(num_classes=num_classes)      # its classifier stays unused
-        self.cls_score = nn.Linear(256, num_classes + 1)
-        self.bbox_pred = nn.Linear(256, 4 * num_classes)
+        self.cls_score = nn.Linear(self.backbone.fc7_size, num_classes + 1)
+        self.bbox_pred = nn.Linear(self.backbone.fc7_size, 4 * num_classes)
         nn.init.normal_(self.bbox_pred.weight, std=0.001)
         nn.init.zeros_(self.bbox_pred.bias)
 
@@ -47,8 +50,8 @@ class FastRCNN(nn.Module):
         """images Float[N, 3, H, W], rois Float[R, 5] (batch index, x1, y1, x2, y2) ->
         class logits Float[R, K + 1], deltas Float[R, 4K]."""
         conv = self.backbone.features(images)                               # once per image
-        pooled = roi_pool(conv, rois, POOLED, 1.0 / FEATURE_STRIDE, backend=backend)
-        fc7 = self.backbone.fc(pooled)
+        pooled = roi_pool(conv, rois, POOLED, 1.0 / self.backbone.stride, backend=backend)
+        fc7 = self.backbone.fc7_features(pooled)
         return self.cls_score(fc7), self.bbox_pred(fc7)
 
     @torch.no_grad()
@@ -61,40 +64,36 @@ class FastRCNN(nn.Module):
         logits, deltas = self(image[None], rois)
         scores = logits.softmax(dim=1)[:, 1:]                                  # [P, K]
         boxes = decode_boxes(deltas, proposals, BOX_WEIGHTS).reshape(-1, self.num_classes, 4)
-        boxes = clip_boxes_to_image(boxes, image.shape[-2:]).reshape(-1, 4)
-        scores = scores.reshape(-1)
-        labels = torch.arange(1, self.num_classes + 1).repeat(len(proposals))
-        keep = (scores > 0.01) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-        keep = batched_nms(boxes, scores, labels, nms_threshold)[:max_detections]
-        return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
+        return postprocess_detections(boxes, scores, image.shape[-2:], nms_threshold,
+                                      max_detections, score_threshold=0.01)
 
 
 def sample_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
                 count: int, foreground_fraction: float, foreground_iou: float,
                 background_iou: tuple[float, float], generator: torch.Generator):
     """The paper's RoI sampling for one image: up to ``foreground_fraction`` of ``count`` from
-    IoU >= foreground_iou (the ground truths included), the rest from IoU in background_iou.
-    Returns boxes Float[R, 4], labels Int64[R] (0 = background), regression targets Float[R, 4]."""
+    IoU >= foreground_iou (the ground truths included), the rest, drawn with replacement, from
+    IoU in background_iou (:func:`lecturelib.matching.sample_balanced`, ``"negatives"``).
+    Returns boxes Float[R, 4], labels Int64[R] (0 = background) and regression targets
+    Float[R, 4] (zero for background RoIs, which the loss does not regress)."""
+    if background_iou[1] != foreground_iou:
+        raise ValueError(f"background_iou must end where foreground_iou starts ({foreground_iou}),"
+                         f" got {background_iou}")
     boxes = torch.cat([gt_boxes, proposals])
-    best, matched = box_iou(boxes, gt_boxes).max(dim=1)
-    foreground = torch.nonzero(best >= foreground_iou)[:, 0]
-    background = torch.nonzero((best >= background_iou[0]) & (best < background_iou[1]))[:, 0]
-    if len(background) == 0:   # nothing in [0.1, 0.5): fall back to anything below 0.5
-        background = torch.nonzero(best < foreground_iou)[:, 0]
-    n_fg = min(len(foreground), int(count * foreground_fraction))
-    foreground = foreground[torch.randperm(len(foreground), generator=generator)[:n_fg]]
-    pick = torch.randint(len(background), (count - n_fg,), generator=generator) \
-        if len(background) else torch.zeros(0, dtype=torch.int64)
-    chosen = torch.cat([foreground, background[pick]])
-    labels = torch.where(best[chosen] >= foreground_iou, gt_labels[matched[chosen]], 0)
-    targets = encode_boxes(gt_boxes[matched[chosen]], boxes[chosen].clamp_min(0), BOX_WEIGHTS) \
-        if _positive_size(boxes[chosen]) else torch.zeros(len(chosen), 4)
+    matches = match_proposals(box_iou(gt_boxes, boxes), foreground_iou, background_iou[0])
+    background = matches == BETWEEN_THRESHOLDS      # IoU in [0.1, 0.5); below 0.1 is unused
+    if not background.any():   # nothing in [0.1, 0.5): fall back to anything below 0.5
+        background = matches < 0
+    role = torch.where(matches >= 0, 1, torch.where(background, 0, -1))
+    foreground, background = sample_balanced(role, count, foreground_fraction, generator,
+                                             replacement="negatives")
+    chosen = torch.cat([foreground, background])
+    labels = torch.cat([gt_labels[matches[foreground]], torch.zeros_like(background)])
+    targets = torch.zeros(len(chosen), 4)
+    if len(foreground):
+        targets[:len(foreground)] = encode_boxes(gt_boxes[matches[foreground]],
+                                                 boxes[foreground].clamp_min(0), BOX_WEIGHTS)
     return boxes[chosen], labels, targets
-
-
-def _positive_size(boxes):
-    return bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all())
 
 
 def multitask_loss(logits, deltas, labels, targets):
@@ -108,7 +107,8 @@ def multitask_loss(logits, deltas, labels, targets):
 
 
 def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[FastRCNN, dict]:
-    from ..checkpoints import load_checkpoint
+    """Train from the pre-trained backbone on cached proposals; returns the model and a
+    summary (nothing written: ``python -m lecturelib train fast_rcnn`` stores it)."""
     config = {**DEFAULTS, **overrides}
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -116,8 +116,7 @@ def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
     data = SyntheticShapes("train", num_images=config["train_images"])
     proposals, _ = proposals_for(data, progress=progress)
     model = FastRCNN()
-    pretrained = load_checkpoint("backbone")["state_dict"]
-    model.backbone.load_state_dict(pretrained)
+    load_pretrained(model.backbone)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     model.train()
     losses = []
@@ -154,34 +153,7 @@ def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
     return model, summary
 
 
-def train_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> dict:
-    from ..checkpoints import save_checkpoint
-    model, summary = build_fast_rcnn(seed, progress, **overrides)
-    command = "python -m lecturelib train fast_rcnn" + (f" --seed {seed}" if seed else "")
-    save_checkpoint("fast_rcnn", {"state_dict": model.state_dict(), "meta": summary}, command)
-    return summary
-
-
 def load_fast_rcnn() -> FastRCNN:
-    from ..checkpoints import load_checkpoint
-    model = FastRCNN()
-    model.load_state_dict(load_checkpoint("fast_rcnn")["state_dict"])
-    return model.eval()
-
-
-def evaluate_fast_rcnn(split: str = "test", num_images: int | None = None,
-                       model: FastRCNN | None = None, progress: bool = True) -> dict:
-    from ..metrics import coco_evaluate
-    model = model or load_fast_rcnn()
-    data = SyntheticShapes(split, num_images=num_images)
-    proposals, proposal_seconds = proposals_for(data, progress=progress)
-    predictions, targets, seconds = [], [], 0.0
-    for i in tqdm(range(len(data)), desc=f"Fast R-CNN on {split}", disable=not progress):
-        image, target = data[i]
-        start = time.perf_counter()
-        predictions.append(model.detect(image, torch.from_numpy(proposals[i])))
-        seconds += time.perf_counter() - start
-        targets.append(target)
-    return {**coco_evaluate(predictions, targets), "split": split, "images": len(data),
-            "seconds_per_image": seconds / len(data),
-            "proposal_seconds_per_image": proposal_seconds, "forward_passes_per_image": 1.0}
+    """The shipped Fast R-CNN, hash verified."""
+    from ..checkpoints import load_weights
+    return load_weights("fast_rcnn", FastRCNN())

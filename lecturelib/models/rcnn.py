@@ -15,28 +15,28 @@ checkpoint holds the fine-tuned CNN, the SVMs and the regressors.
 """
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import nn
 
-from ..data import CLASSES
-from ..ops import batched_nms, clip_boxes_to_image, decode_boxes
+from ..ops import decode_boxes
 from .backbone import INPUT_SIZE, Backbone
+from .detector import NUM_CLASSES, postprocess_detections
 from .warp import warp_regions
 
-NUM_CLASSES = len(CLASSES) - 1   # K object classes; the CNN is fine-tuned for K + 1
 CONTEXT = 4                      # pixels of context around a warped 32 × 32 region
 
 
 class RCNN(nn.Module):
+    needs_proposals = True
+
     def __init__(self, num_classes: int = NUM_CLASSES):
         super().__init__()
         self.num_classes = num_classes
         self.cnn = Backbone(num_classes=num_classes + 1)          # column 0: background
-        self.register_buffer("svm_weight", torch.zeros(num_classes, 256))
+        pool5 = self.cnn.out_channels * self.cnn.pool5_size ** 2
+        self.register_buffer("svm_weight", torch.zeros(num_classes, self.cnn.fc7_size))
         self.register_buffer("svm_bias", torch.zeros(num_classes))
-        self.register_buffer("bbox_weight", torch.zeros(num_classes, 4, 64 * 4 * 4))
+        self.register_buffer("bbox_weight", torch.zeros(num_classes, 4, pool5))
         self.register_buffer("bbox_bias", torch.zeros(num_classes, 4))
 
     @torch.no_grad()
@@ -49,12 +49,12 @@ class RCNN(nn.Module):
         for i in range(0, len(boxes), batch_size):
             crops = warp_regions(image, boxes[i:i + batch_size], INPUT_SIZE, CONTEXT)
             p5 = self.cnn.last_pool(self.cnn.features(crops)).flatten(1)
-            f7 = self.cnn.fc[1:](p5)
+            f7 = self.cnn.fc7_features(p5)
             pool5.append(p5)
             fc7.append(f7)
             probs.append(self.cnn.classifier(f7).softmax(dim=1))
         if not pool5:
-            return (torch.zeros(0, 64 * 16), torch.zeros(0, 256),
+            return (torch.zeros(0, self.bbox_weight.shape[2]), torch.zeros(0, self.cnn.fc7_size),
                     torch.zeros(0, self.num_classes + 1))
         return torch.cat(pool5), torch.cat(fc7), torch.cat(probs)
 
@@ -92,50 +92,13 @@ class RCNN(nn.Module):
         boxes = {False: proposals[:, None, :].expand(-1, self.num_classes, 4)}
         if any(v.endswith("+regression") for v in variants):
             boxes[True] = self.regress(pool5, proposals)                              # [P, K, 4]
-        labels = torch.arange(1, self.num_classes + 1).repeat(len(proposals))
-        out = {}
-        for variant in variants:
-            b = clip_boxes_to_image(boxes[variant.endswith("+regression")], image.shape[-2:])
-            b, s, y = b.reshape(-1, 4), scores[variant.split("+")[0]].reshape(-1), labels
-            wide = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-            b, s, y = b[wide], s[wide], y[wide]
-            keep = batched_nms(b, s, y, nms_threshold)[:max_detections]
-            out[variant] = {"boxes": b[keep], "scores": s[keep], "labels": y[keep]}
-        return out
+        return {variant: postprocess_detections(boxes[variant.endswith("+regression")],
+                                                scores[variant.split("+")[0]], image.shape[-2:],
+                                                nms_threshold, max_detections)
+                for variant in variants}
 
 
 def load_rcnn() -> RCNN:
     """The shipped R-CNN (fine-tuned CNN + SVMs + box regressors), hash verified."""
-    from ..checkpoints import load_checkpoint
-    model = RCNN()
-    model.load_state_dict(load_checkpoint("rcnn")["state_dict"])
-    return model.eval()
-
-
-def evaluate_rcnn(split: str = "test", num_images: int | None = None, use_svm: bool = True,
-                  use_bbox_regression: bool = True, model: RCNN | None = None,
-                  progress: bool = True) -> dict:
-    """COCO metrics of R-CNN on a split, with the time per image (detection and proposals
-    separately, as the papers report them) and the CNN forward passes per image."""
-    from tqdm.auto import tqdm
-
-    from ..data import SyntheticShapes
-    from ..metrics import coco_evaluate
-    from .proposals import proposals_for
-    model = model or load_rcnn()
-    data = SyntheticShapes(split, num_images=num_images)
-    proposals, proposal_seconds = proposals_for(data, progress=progress)
-    predictions, targets, seconds, passes = [], [], 0.0, 0
-    for i in tqdm(range(len(data)), desc=f"R-CNN on {split}", disable=not progress):
-        image, target = data[i]
-        start = time.perf_counter()
-        predictions.append(model.detect(image, torch.from_numpy(proposals[i]), use_svm,
-                                        use_bbox_regression))
-        seconds += time.perf_counter() - start
-        passes += len(proposals[i])
-        targets.append(target)
-    metrics = coco_evaluate(predictions, targets)
-    return {**metrics, "split": split, "images": len(data),
-            "seconds_per_image": seconds / len(data),
-            "proposal_seconds_per_image": proposal_seconds,
-            "forward_passes_per_image": passes / len(data)}
+    from ..checkpoints import load_weights
+    return load_weights("rcnn", RCNN())

@@ -20,10 +20,11 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from ..data import SyntheticShapes
+from ..matching import match_proposals, matched_labels, sample_balanced
 from ..ops import box_iou, encode_boxes
-from .backbone import INPUT_SIZE
-from .rcnn import CONTEXT, NUM_CLASSES, RCNN
+from .backbone import INPUT_SIZE, load_pretrained
 from .proposals import proposals_for
+from .rcnn import CONTEXT, RCNN
 from .warp import warp_regions
 
 DEFAULTS = dict(train_images=512, finetune_steps=700, batch_size=64, positive_fraction=0.25,
@@ -32,15 +33,12 @@ DEFAULTS = dict(train_images=512, finetune_steps=700, batch_size=64, positive_fr
 
 
 def label_proposals(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
-                    foreground_iou: float = 0.5):
-    """Fine-tuning labels: the class of the best-overlapping object if IoU >= foreground_iou,
-    else 0 (background). Returns labels Int64[P], best IoU Float[P], matched object Int64[P]."""
-    if len(gt_boxes) == 0:
-        zeros = torch.zeros(len(proposals), dtype=torch.int64)
-        return zeros, torch.zeros(len(proposals)), zeros
-    best_iou, matched = box_iou(proposals, gt_boxes).max(dim=1)
-    labels = torch.where(best_iou >= foreground_iou, gt_labels[matched], 0)
-    return labels, best_iou, matched
+                    foreground_iou: float = 0.5) -> torch.Tensor:
+    """Fine-tuning labels Int64[P]: the class of the best-overlapping object if its IoU >=
+    ``foreground_iou``, else 0 (background) — :func:`lecturelib.matching.match_proposals`
+    with one threshold, so nothing is ignored."""
+    matches = match_proposals(box_iou(gt_boxes, proposals), foreground_iou, foreground_iou)
+    return matched_labels(matches, gt_labels)
 
 
 def finetune_samples(data, proposals, foreground_iou: float, negatives_per_image: int, seed: int):
@@ -50,7 +48,7 @@ def finetune_samples(data, proposals, foreground_iou: float, negatives_per_image
     for i in tqdm(range(len(data)), desc="warping fine-tuning regions", leave=False):
         image, target = data[i]
         boxes = torch.cat([target["boxes"], torch.from_numpy(proposals[i])])
-        y, _, _ = label_proposals(boxes, target["boxes"], target["labels"], foreground_iou)
+        y = label_proposals(boxes, target["boxes"], target["labels"], foreground_iou)
         negatives = torch.nonzero(y == 0)[:, 0]
         negatives = negatives[torch.randperm(len(negatives), generator=g)[:negatives_per_image]]
         chosen = torch.cat([torch.nonzero(y > 0)[:, 0], negatives])
@@ -62,16 +60,14 @@ def finetune_samples(data, proposals, foreground_iou: float, negatives_per_image
 
 def finetune(model: RCNN, crops: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int,
              positive_fraction: float, lr: float, seed: int, progress: bool = True) -> list[float]:
-    """Stage 1: SGD on balanced mini-batches of warped regions (K + 1 way cross-entropy)."""
+    """Stage 1: SGD on balanced mini-batches of warped regions (K + 1 way cross-entropy):
+    ``positive_fraction`` of each batch from the positives, drawn with replacement."""
     g = torch.Generator().manual_seed(seed)
-    positives, negatives = torch.nonzero(labels > 0)[:, 0], torch.nonzero(labels == 0)[:, 0]
-    n_pos = int(batch_size * positive_fraction)
     optimizer = torch.optim.Adam(model.cnn.parameters(), lr=lr)
     model.cnn.train()
     losses = []
     for _ in tqdm(range(steps), desc="fine-tuning K+1", disable=not progress):
-        batch = torch.cat([positives[torch.randint(len(positives), (n_pos,), generator=g)],
-                           negatives[torch.randint(len(negatives), (batch_size - n_pos,), generator=g)]])
+        batch = torch.cat(sample_balanced(labels, batch_size, positive_fraction, g, "both"))
         x = crops[batch].float() / 255
         flip = torch.rand(len(batch), generator=g) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -156,27 +152,16 @@ def train_box_regressors(model: RCNN, records, min_iou: float, alpha: float) -> 
     return report
 
 
-def train_rcnn(seed: int = 0, progress: bool = True, **overrides) -> dict:
-    """All three stages from the shipped backbone; writes the ``rcnn`` checkpoint."""
-    from ..checkpoints import save_checkpoint
-    model, summary = build_rcnn(seed, progress, **overrides)
-    command = "python -m lecturelib train rcnn" + (f" --seed {seed}" if seed else "")
-    save_checkpoint("rcnn", {"state_dict": model.state_dict(), "meta": summary}, command)
-    return summary
-
-
 def build_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[RCNN, dict]:
-    """Train the three stages and return the model and a summary (nothing written)."""
-    from ..checkpoints import load_checkpoint
+    """Train the three stages from the shipped backbone and return the model and a summary
+    (nothing written: ``python -m lecturelib train rcnn`` stores it)."""
     config = {**DEFAULTS, **overrides}
     torch.manual_seed(seed)
     start = time.perf_counter()
     data = SyntheticShapes("train", num_images=config["train_images"])
     proposals, _ = proposals_for(data, progress=progress)
     model = RCNN()
-    pretrained = load_checkpoint("backbone")["state_dict"]
-    model.cnn.load_state_dict({k: v for k, v in pretrained.items()
-                               if not k.startswith("classifier")}, strict=False)
+    load_pretrained(model.cnn)
     crops, labels = finetune_samples(data, proposals, config["foreground_iou"], 48, seed)
     losses = finetune(model, crops, labels, config["finetune_steps"], config["batch_size"],
                       config["positive_fraction"], config["finetune_lr"], seed, progress)

@@ -93,3 +93,23 @@ def roi_pool_geometry(rois: torch.Tensor, spatial_scale: float, pooled: tuple[in
     bin_h = height.to(rois.dtype) / pooled[0]
     bin_w = width.to(rois.dtype) / pooled[1]
     return rois[:, 0].to(torch.int64), corners[:, 1], corners[:, 0], bin_h, bin_w
+
+
+def bin_ranges(geometry, pooled: tuple[int, int], height: int, width: int, clamp: bool = True):
+    """The cells each bin pools, from :func:`roi_pool_geometry`: half-open ranges
+    ``rows Int64[K, oh, 2]`` (first row, one past the last) and ``cols Int64[K, ow, 2]``.
+
+    Bin ``p`` spans ``floor(p · bin) .. ceil((p + 1) · bin)`` (in the bin size's precision),
+    shifted by the RoI's first cell and clamped to the map: neighbouring bins can share a row
+    or column, and a bin off the map is empty (lo == hi). ``clamp=False``: where the bins lie
+    before clamping (to draw an empty bin off the map)."""
+    _, start_h, start_w, bin_h, bin_w = geometry
+
+    def edges(start, size, n, limit):
+        p = torch.arange(n + 1, dtype=size.dtype, device=size.device)
+        lo = torch.floor(p[None, :-1] * size[:, None]).to(torch.int64) + start[:, None]
+        hi = torch.ceil(p[None, 1:] * size[:, None]).to(torch.int64) + start[:, None]
+        if clamp:
+            lo, hi = lo.clamp(0, limit), hi.clamp(0, limit)
+        return torch.stack([lo, hi], dim=2)
+    return edges(start_h, bin_h, pooled[0], height), edges(start_w, bin_w, pooled[1], width)

@@ -17,6 +17,7 @@ import math
 import torch
 
 from ._validate import check_boxes, check_tensor
+from .backends import implementation
 
 BBOX_XFORM_CLIP = math.log(1000.0 / 16)
 
@@ -33,23 +34,32 @@ def _check_weights(weights) -> tuple[float, float, float, float]:
 
 
 def encode_boxes(reference_boxes: torch.Tensor, proposals: torch.Tensor,
-                 weights=(1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+                 weights=(1.0, 1.0, 1.0, 1.0), *, backend: str | None = None) -> torch.Tensor:
     """Deltas that turn each proposal into its reference box: Float[N, 4], Float[N, 4] -> [N, 4].
 
     Both must have positive width and height (a zero size would make a log(0) or a 0 division).
+    ``backend``: "auto" | "reference" | "cpu" (no Triton kernel: "auto" runs the CPU path, which
+    is plain tensor arithmetic and runs on CUDA tensors too).
     """
     check_boxes(reference_boxes, "reference_boxes", floating=True)
     check_boxes(proposals, "proposals", floating=True)
     if reference_boxes.shape[0] != proposals.shape[0]:
         raise ValueError(f"reference_boxes has {reference_boxes.shape[0]} boxes but proposals has "
                          f"{proposals.shape[0]}; encode_boxes pairs them row by row")
-    wx, wy, ww, wh = _check_weights(weights)
+    weights = _check_weights(weights)
     for name, b in (("reference_boxes", reference_boxes), ("proposals", proposals)):
         empty = (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
         if bool(empty.any()):
             i = int(empty.nonzero()[0, 0])
             raise ValueError(f"{name} must have positive width and height to be encoded; "
                              f"row {i} is {b[i].tolist()}")
+    return implementation("encode_boxes", backend, proposals)(reference_boxes, proposals, weights)
+
+
+def encode_boxes_cpu(reference_boxes: torch.Tensor, proposals: torch.Tensor,
+                     weights: tuple[float, float, float, float]) -> torch.Tensor:
+    """The vectorised encoding, column by column (torchvision's arithmetic, bit for bit)."""
+    wx, wy, ww, wh = weights
     pw = proposals[:, 2] - proposals[:, 0]
     ph = proposals[:, 3] - proposals[:, 1]
     px = proposals[:, 0] + 0.5 * pw
@@ -66,10 +76,11 @@ def encode_boxes(reference_boxes: torch.Tensor, proposals: torch.Tensor,
 
 
 def decode_boxes(deltas: torch.Tensor, boxes: torch.Tensor, weights=(1.0, 1.0, 1.0, 1.0),
-                 clip: float = BBOX_XFORM_CLIP) -> torch.Tensor:
+                 clip: float = BBOX_XFORM_CLIP, *, backend: str | None = None) -> torch.Tensor:
     """Apply deltas to boxes: Float[N, 4k] (k sets, e.g. one per class), Float[N, 4] -> [N, 4k].
 
     The inverse of :func:`encode_boxes` (up to the clamp of dw, dh at ``clip``).
+    ``backend``: "auto" | "reference" | "cpu", as for :func:`encode_boxes`.
     """
     check_tensor(deltas, "deltas")
     if deltas.ndim != 2 or deltas.shape[1] % 4 != 0:
@@ -81,8 +92,15 @@ def decode_boxes(deltas: torch.Tensor, boxes: torch.Tensor, weights=(1.0, 1.0, 1
     check_boxes(boxes, floating=True)
     if deltas.shape[0] != boxes.shape[0]:
         raise ValueError(f"deltas has {deltas.shape[0]} rows but boxes has {boxes.shape[0]}")
-    wx, wy, ww, wh = _check_weights(weights)
-    boxes = boxes.to(deltas.dtype)
+    weights = _check_weights(weights)
+    return implementation("decode_boxes", backend, deltas)(deltas, boxes.to(deltas.dtype),
+                                                            weights, clip)
+
+
+def decode_boxes_cpu(deltas: torch.Tensor, boxes: torch.Tensor,
+                     weights: tuple[float, float, float, float], clip: float) -> torch.Tensor:
+    """The vectorised decoding: every set of 4 deltas at once (torchvision's arithmetic)."""
+    wx, wy, ww, wh = weights
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     cx = boxes[:, 0] + 0.5 * w

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from .._backend import resolve_backend
 from ._validate import check_boxes, check_tensor
-from .reference import box_iou_reference
+from .backends import implementation
 
 
 def _upcast(boxes: torch.Tensor) -> torch.Tensor:
@@ -35,22 +34,16 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, backend: str | None =
     """Intersection over union of every pair: Tensor[N, 4], Tensor[M, 4] -> Tensor[N, M].
 
     ``iou[i, j] = area(b1_i ∩ b2_j) / area(b1_i ∪ b2_j)``, 0 when the union is empty.
-    ``backend``: "auto" | "reference" | "cpu" | "triton" (see :mod:`lecturelib._backend`).
+    ``backend``: "auto" | "reference" | "cpu" | "triton" (see :mod:`lecturelib.ops.backends`).
     """
     check_boxes(boxes1, "boxes1")
     check_boxes(boxes2, "boxes2")
     if boxes1.device != boxes2.device:
         raise ValueError(f"boxes1 is on {boxes1.device} but boxes2 is on {boxes2.device}")
-    path = resolve_backend(backend, boxes1, boxes2)
-    if path == "reference":
-        return box_iou_reference(boxes1.cpu(), boxes2.cpu()).to(boxes1.device)
-    if path == "triton":
-        from ._triton.box_iou import box_iou_triton
-        return box_iou_triton(_upcast(boxes1), _upcast(boxes2))
-    return _box_iou_cpu(_upcast(boxes1), _upcast(boxes2))
+    return implementation("box_iou", backend, boxes1, boxes2)(_upcast(boxes1), _upcast(boxes2))
 
 
-def _box_iou_cpu(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+def box_iou_cpu(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
     """Vectorised IoU with the arithmetic of torchvision, in three N×M buffers.
 
     torchvision builds [N, M, 2] corner tensors; working on one coordinate at a time and in place

@@ -26,7 +26,7 @@ not a deconvolution (an inverse).
 
 :func:`conv2d` and :func:`conv_transpose2d` take torch's arguments in torch's order, check them
 (``ValueError`` naming the argument), and pick the path with ``backend=`` (see
-:mod:`lecturelib._backend`).
+:mod:`lecturelib.ops.backends`).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from lecturelib._backend import resolve_backend
+from lecturelib.ops.backends import implementation
 from lecturelib.conv_arithmetic import conv_output_size, conv_transpose_output_size
 
 __all__ = [
@@ -325,7 +325,7 @@ class _TritonConv2d(torch.autograd.Function):
         return grad_input, grad_weight, grad_bias, None
 
 
-def _conv2d_triton(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_triton(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     a = _check_args(input, weight, bias, stride, padding, dilation, groups)
     if input.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
         raise ValueError(f"the Triton path supports float16/bfloat16/float32/float64 inputs, "
@@ -336,7 +336,11 @@ def _conv2d_triton(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
 # ---------------------------------------------------------------------------------------------
 # public entry points (torch's signatures)
 # ---------------------------------------------------------------------------------------------
-_CONV2D = {"reference": conv2d_reference, "cpu": conv2d_im2col, "triton": _conv2d_triton}
+def conv_transpose2d_triton(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                            groups=1, dilation=1):
+    """Zero insertion + the Triton convolution kernel: the transposed convolution on a GPU."""
+    return conv_transpose2d_zero_insertion(input, weight, bias, stride, padding, output_padding,
+                                           groups, dilation, conv=conv2d_triton)
 
 
 def _same_padding(input, weight, stride, dilation):
@@ -382,8 +386,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
             input, padding = _same_padding(input, weight, stride, dilation)
         else:
             raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    path = resolve_backend(backend, input, weight)
-    return _CONV2D[path](input, weight, bias, stride, padding, dilation, groups)
+    run = implementation("conv2d", backend, input, weight)
+    return run(input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -403,10 +407,5 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if input.ndim == 3:
         return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding,
                                 output_padding, groups, dilation, backend=backend).squeeze(0)
-    path = resolve_backend(backend, input, weight)
-    args = (input, weight, bias, stride, padding, output_padding, groups, dilation)
-    if path == "reference":
-        return conv_transpose2d_scatter(*args)
-    if path == "cpu":
-        return conv_transpose2d_zero_insertion(*args)
-    return conv_transpose2d_zero_insertion(*args, conv=_conv2d_triton)
+    run = implementation("conv_transpose2d", backend, input, weight)
+    return run(input, weight, bias, stride, padding, output_padding, groups, dilation)

@@ -20,9 +20,8 @@ import numba
 import numpy as np
 import torch
 
-from .._backend import resolve_backend
 from ._validate import check_boxes, check_scores, check_tensor, check_threshold
-from .reference import nms_reference
+from .backends import implementation
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, *,
@@ -49,28 +48,36 @@ def _nms(boxes, scores, idxs, iou_threshold, backend):
     if idxs is not None and idxs.shape[0] != boxes.shape[0]:
         raise ValueError(f"idxs has {idxs.shape[0]} entries but boxes has {boxes.shape[0]} boxes")
     iou_threshold = check_threshold(iou_threshold)
-    path = resolve_backend(backend, boxes, scores)
-    device = boxes.device
+    run = implementation("batched_nms" if idxs is not None else "nms", backend, boxes, scores)
     if boxes.shape[0] == 0:
-        return torch.empty(0, dtype=torch.int64, device=device)
-    if path == "reference":
-        keep = nms_reference(boxes.cpu(), scores.cpu(), iou_threshold,
-                             None if idxs is None else idxs.cpu())
-        return keep.to(device)
+        return torch.empty(0, dtype=torch.int64, device=boxes.device)
+    return run(boxes, scores, iou_threshold, idxs)
+
+
+def _sorted(boxes, scores, idxs):
+    """The order of decreasing score (ties: lower index first), the boxes in float32/64 and the
+    categories, both in that order and contiguous."""
     if boxes.dtype not in (torch.float32, torch.float64):
         boxes = boxes.float()
     order = torch.sort(scores, descending=True, stable=True).indices
-    sorted_boxes = boxes[order].contiguous()
-    sorted_idxs = None if idxs is None else idxs[order].contiguous()
-    if path == "triton":
-        from ._triton.nms import nms_sorted_triton
-        keep_mask = nms_sorted_triton(sorted_boxes, sorted_idxs, iou_threshold)
-        return order[keep_mask]
+    return order, boxes[order].contiguous(), None if idxs is None else idxs[order].contiguous()
+
+
+def nms_cpu(boxes, scores, iou_threshold, idxs=None):
+    """The CPU path: the greedy loop of :func:`_greedy_nms` over the sorted boxes."""
+    order, sorted_boxes, sorted_idxs = _sorted(boxes, scores, idxs)
     classes = (np.zeros(0, np.int64) if sorted_idxs is None
                else sorted_idxs.cpu().to(torch.int64).numpy())
     columns = sorted_boxes.detach().cpu().T.contiguous().numpy()   # x1, y1, x2, y2 rows
     kept = _greedy_nms(columns, classes, iou_threshold)
-    return order[torch.from_numpy(kept).to(device)]
+    return order[torch.from_numpy(kept).to(boxes.device)]
+
+
+def nms_triton(boxes, scores, iou_threshold, idxs=None):
+    """The Triton path: the overlap bitmask of the sorted boxes, then one walk over it."""
+    from ._triton.nms import nms_sorted_triton
+    order, sorted_boxes, sorted_idxs = _sorted(boxes, scores, idxs)
+    return order[nms_sorted_triton(sorted_boxes, sorted_idxs, iou_threshold)]
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -15,12 +15,6 @@ import math
 import torch
 
 
-def box_area_reference(boxes: torch.Tensor) -> torch.Tensor:
-    """Tensor[N, 4] -> Tensor[N]: width times height of each box."""
-    return torch.tensor([float((x2 - x1) * (y2 - y1)) for x1, y1, x2, y2 in _rows(boxes)],
-                        dtype=_float_dtype(boxes))
-
-
 def iou_pair(a, b) -> float:
     """IoU of two boxes given as 4 numbers each: intersection area / union area.
 
@@ -37,7 +31,7 @@ def box_iou_reference(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tenso
     """Tensor[N, 4], Tensor[M, 4] -> Tensor[N, M]: the IoU of every pair, two nested loops."""
     rows2 = _rows(boxes2)
     rows = [[float(iou_pair(a, b)) for b in rows2] for a in _rows(boxes1)]
-    out = torch.tensor(rows, dtype=_float_dtype(boxes1))
+    out = torch.tensor(rows, dtype=_float_dtype(boxes1), device=boxes1.device)
     return out.reshape(len(boxes1), len(boxes2))
 
 
@@ -57,7 +51,7 @@ def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: floa
         if all(classes[k] != classes[i]
                or float(iou_pair(box_list[k], box_list[i])) <= iou_threshold for k in kept):
             kept.append(i)
-    return torch.tensor(kept, dtype=torch.int64)
+    return torch.tensor(kept, dtype=torch.int64, device=boxes.device)
 
 
 def nms_trace(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> list[dict]:
@@ -101,7 +95,7 @@ def encode_boxes_reference(reference_boxes: torch.Tensor, proposals: torch.Tenso
         gx, gy = g[0] + 0.5 * gw, g[1] + 0.5 * gh
         out.append([wx * (gx - px) / pw, wy * (gy - py) / ph,
                     ww * math.log(gw / pw), wh * math.log(gh / ph)])
-    return torch.tensor(out, dtype=proposals.dtype).reshape(-1, 4)
+    return torch.tensor(out, dtype=proposals.dtype, device=proposals.device).reshape(-1, 4)
 
 
 def decode_boxes_reference(deltas: torch.Tensor, boxes: torch.Tensor,
@@ -124,7 +118,7 @@ def decode_boxes_reference(deltas: torch.Tensor, boxes: torch.Tensor,
             nw, nh = math.exp(dw) * w, math.exp(dh) * h
             row += [ncx - 0.5 * nw, ncy - 0.5 * nh, ncx + 0.5 * nw, ncy + 0.5 * nh]
         out.append(row)
-    return torch.tensor(out, dtype=deltas.dtype).reshape(deltas.shape)
+    return torch.tensor(out, dtype=deltas.dtype, device=deltas.device).reshape(deltas.shape)
 
 
 def _rows(boxes: torch.Tensor) -> list:
@@ -140,36 +134,22 @@ def roi_pool_reference(x: torch.Tensor, rois: torch.Tensor, output_size: tuple[i
                        spatial_scale: float) -> torch.Tensor:
     """RoI max pooling with explicit loops: Float[N, C, H, W], Float[K, 5] -> Float[K, C, oh, ow].
 
-    For each RoI: project and round its corners to feature cells, split it into oh × ow bins,
-    take the maximum of each bin (0 for an empty bin). Bins are computed in the input's
-    precision, as torchvision does. Differentiable through autograd (slowly).
+    For each RoI: project and round its corners to feature cells, split it into oh × ow bins
+    (:func:`~lecturelib.ops.roi_pool.roi_pool_bins`, the geometry every path shares), take the
+    maximum of each bin (0 for an empty bin). Differentiable through autograd (slowly).
     """
+    from ._roi_common import bin_ranges, roi_pool_geometry
     oh, ow = output_size
-    height, width = x.shape[2], x.shape[3]
-    dtype = x.dtype
-    scale = torch.tensor(spatial_scale, dtype=dtype)
+    geometry = roi_pool_geometry(rois, spatial_scale, output_size)
+    row_bins, col_bins = bin_ranges(geometry, output_size, x.shape[2], x.shape[3])
     out = []
-    for roi in rois:
-        b = int(roi[0])
-        x1, y1, x2, y2 = (_c_round(float(v * scale)) for v in roi[1:].cpu())
-        roi_w, roi_h = max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)
-        bin_h = torch.tensor(roi_h, dtype=dtype) / oh       # in the input's precision
-        bin_w = torch.tensor(roi_w, dtype=dtype) / ow
+    for k, b in enumerate(geometry[0].tolist()):
         bins = []
-        for ph in range(oh):
-            h0 = min(max(int(math.floor(ph * bin_h)) + y1, 0), height)
-            h1 = min(max(int(math.ceil((ph + 1) * bin_h)) + y1, 0), height)
-            for pw in range(ow):
-                w0 = min(max(int(math.floor(pw * bin_w)) + x1, 0), width)
-                w1 = min(max(int(math.ceil((pw + 1) * bin_w)) + x1, 0), width)
+        for h0, h1 in row_bins[k].tolist():
+            for w0, w1 in col_bins[k].tolist():
                 if h1 <= h0 or w1 <= w0:
                     bins.append(x.new_zeros(x.shape[1]))
                 else:
                     bins.append(x[b, :, h0:h1, w0:w1].flatten(1).max(dim=1).values)
         out.append(torch.stack(bins, dim=1).reshape(x.shape[1], oh, ow))
     return torch.stack(out) if out else x.new_zeros((0, x.shape[1], oh, ow))
-
-
-def _c_round(v: float) -> int:
-    """C's round(): halves go away from zero (Python's round() goes to even)."""
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))

@@ -14,13 +14,15 @@ occurs), ``triton`` (:mod:`lecturelib.ops._triton.roi_pool`).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 import torch
 
-from .._backend import resolve_backend
-from ._roi_common import (check_input, check_output_size, check_spatial_scale,
+from ._roi_common import (bin_ranges, check_input, check_output_size, check_spatial_scale,
                           roi_pool_geometry, rois_from_boxes)
+from .backends import implementation
 
 
 def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0, *,
@@ -33,11 +35,40 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     pooled = check_output_size(output_size)
     spatial_scale = check_spatial_scale(spatial_scale)
     rois = rois_from_boxes(boxes, input)
-    path = resolve_backend(backend, input)
-    if path == "reference":
-        from .reference import roi_pool_reference
-        return roi_pool_reference(input, rois, pooled, spatial_scale)
-    return _RoIPool.apply(input, rois, pooled, spatial_scale, path)
+    return implementation("roi_pool", backend, input)(input, rois, pooled, spatial_scale)
+
+
+class RoIBins(NamedTuple):
+    """Where :func:`roi_pool` puts each RoI's bins on the feature map (K RoIs, oh × ow bins)."""
+    batch: torch.Tensor     # Int64[K]: the image of each RoI
+    start_h: torch.Tensor   # Int64[K]: first row of the rounded RoI
+    start_w: torch.Tensor   # Int64[K]: first column
+    bin_h: torch.Tensor     # Float[K]: rows per bin (fractional)
+    bin_w: torch.Tensor     # Float[K]: columns per bin
+    rows: torch.Tensor      # Int64[K, oh, 2]: each bin's rows [lo, hi), clamped to the map
+    cols: torch.Tensor      # Int64[K, ow, 2]: each bin's columns [lo, hi)
+
+
+def roi_pool_bins(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0, *,
+                  clamp: bool = True) -> RoIBins:
+    """The bins ``roi_pool(input, boxes, output_size, spatial_scale)`` max-pools, without pooling:
+    the geometry every path (reference, CPU, Triton) computes, for lessons and explorers.
+    ``clamp=False`` gives the bins' rows and columns before they are clamped to the map."""
+    check_input(input)
+    pooled = check_output_size(output_size)
+    geometry = roi_pool_geometry(rois_from_boxes(boxes, input), check_spatial_scale(spatial_scale),
+                                 pooled)
+    return RoIBins(*geometry, *bin_ranges(geometry, pooled, input.shape[2], input.shape[3], clamp))
+
+
+def roi_pool_cpu(x, rois, pooled, spatial_scale):
+    """The CPU path: the numba loops, forward and backward, behind one autograd function."""
+    return _RoIPool.apply(x, rois, pooled, spatial_scale, "cpu")
+
+
+def roi_pool_triton(x, rois, pooled, spatial_scale):
+    """The Triton path: :mod:`lecturelib.ops._triton.roi_pool`, forward and backward."""
+    return _RoIPool.apply(x, rois, pooled, spatial_scale, "triton")
 
 
 class _RoIPool(torch.autograd.Function):

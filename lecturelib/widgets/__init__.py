@@ -1,5 +1,19 @@
 """One interactive explorer per lesson. Each is a drawing function (plain values in, a dict
-out; unit-tested without Jupyter) wrapped in ipywidgets controls by :class:`Explorer`."""
+out; unit-tested without Jupyter) wrapped in ipywidgets controls by :class:`Explorer`.
+
+Modules, in lesson order:
+
+- ``_explorer`` — :class:`Explorer` (controls -> drawing function -> one figure), the figure
+  layout every drawing function reuses across redraws (``figure_axes``), ``render_png``;
+- ``conv_explorer`` — lesson 1: one convolution at a time, the receptive field of a stack;
+- ``iou_explorer``, ``nms_explorer`` — lesson 2: IoU labelling, greedy NMS step by step;
+- ``selective_search_explorer`` — lesson 3: Felzenszwalb regions, the grouping, the proposals;
+- ``detection_explorers`` — lesson 4: proposal labels for training, detections vs ground truth;
+- ``roi_pool_explorer`` — lesson 5: RoI pooling's quantisation and bins, drawn from the op's
+  own geometry (:func:`lecturelib.ops.roi_pool_bins`).
+
+Colours come from :mod:`lecturelib.viz` (the Okabe–Ito palette by name).
+"""
 from ._explorer import Explorer
 from .conv_explorer import conv_explorer, draw_conv, draw_receptive_field, receptive_field_explorer
 from .detection_explorers import (detection_explorer, draw_detections, draw_proposal_labels,

@@ -25,6 +25,33 @@ from matplotlib.figure import Figure
 EXPLORER_DPI = 80   # sharp enough on a projector, quick to render
 
 
+def figure_axes(fig: Figure | None, name: str, make: Callable[[Figure], list],
+                figsize=(6.0, 5.0), dpi: float | None = None) -> tuple[Figure, list]:
+    """The figure of a drawing function and its axes, ready to draw on.
+
+    ``fig`` None: a new :class:`Figure` (not pyplot's, so a notebook shows nothing twice: show
+    it by making it a cell's value or with ``display``) with axes from ``make(fig)``. A figure this function laid out before under the same ``name``
+    keeps its axes (and figure legends) and only loses what was drawn on them: creating axes is
+    the slowest part of a redraw, and sliders redraw often. Any other figure is cleared and laid
+    out anew.
+    """
+    if fig is None:
+        fig = Figure(figsize=figsize, dpi=dpi)
+    name_and_axes = getattr(fig, "_lecturelib_layout", None)
+    if name_and_axes and name_and_axes[0] == name and \
+            all(ax in fig.axes for ax in name_and_axes[1]):
+        for ax in name_and_axes[1]:
+            for artist in [*ax.images, *ax.patches, *ax.collections, *ax.texts, *ax.lines]:
+                artist.remove()
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        return fig, name_and_axes[1]
+    fig.clear()
+    axes = list(make(fig))
+    fig._lecturelib_layout = (name, axes)
+    return fig, axes
+
+
 def render_png(fig: Figure) -> bytes:
     """The figure as PNG bytes: what an explorer sends to the notebook on every redraw.
 

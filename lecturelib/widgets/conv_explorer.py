@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import textwrap
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import to_rgb
@@ -29,43 +28,22 @@ from lecturelib.conv_arithmetic import (conv_output_size, conv_parameter_count,
                                         receptive_field)
 from lecturelib.ops.conv import conv_transpose2d
 
-from ._explorer import EXPLORER_DPI, Explorer
+from .. import viz
+from ._explorer import EXPLORER_DPI, Explorer, figure_axes
 
 __all__ = ["draw_conv", "draw_receptive_field", "conv_explorer", "receptive_field_explorer"]
 
 # one colour per kind of cell
 COLORS = {
-    "input": "#9ecae1",        # a real input pixel
-    "padding": "#eeeeee",      # zero padding around the input
-    "zero": "#ffffff",         # a zero inserted between pixels (transposed mode)
-    "tap": "#e6550d",          # a kernel tap on a real pixel
-    "tap_empty": "#fdbe85",    # a kernel tap on padding or on an inserted zero
-    "output": "#c7e9c0",
-    "chosen": "#238b45",
+    "input": viz.tint(viz.SKY_BLUE, 0.45),      # a real input pixel
+    "padding": "#eeeeee",                       # zero padding around the input
+    "zero": "#ffffff",                          # a zero inserted between pixels (transposed mode)
+    "tap": viz.VERMILLION,                      # a kernel tap on a real pixel
+    "tap_empty": viz.tint(viz.ORANGE, 0.5),     # a kernel tap on padding or on an inserted zero
+    "output": viz.tint(viz.GREEN, 0.75),
+    "chosen": viz.GREEN,
 }
 MAX_FIELD = 512     # largest receptive field draw_receptive_field will draw (pixels)
-
-
-def _layout(fig, figsize, name: str, make):
-    """The figure and its axes, ready to draw on.
-
-    A new figure gets fresh axes from ``make(fig)``. A figure this function laid out before
-    under the same ``name`` keeps its axes and only loses what was drawn on them: creating
-    axes is the slowest part of a redraw, and sliders redraw often.
-    """
-    if fig is None:
-        fig = plt.figure(figsize=figsize)
-    if getattr(fig, "_lecturelib_layout", None) == name and len(fig.axes) == 3:
-        for ax in fig.axes:
-            for artist in [*ax.images, *ax.patches, *ax.collections, *ax.texts, *ax.lines]:
-                artist.remove()
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-        return fig, fig.axes
-    fig.clf()
-    axes = make(fig)
-    fig._lecturelib_layout = name
-    return fig, axes
 
 
 def _grid(ax, kinds: np.ndarray, offset: float, palette: dict):
@@ -122,7 +100,7 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
     real input pixel) and ``figure``.
     """
     i, k, s, p, d, op = input_size, kernel_size, stride, padding, dilation, output_padding
-    fig, (ax_in, ax_out, ax_txt) = _layout(fig, (10, 4.2), "conv", _conv_axes)
+    fig, (ax_in, ax_out, ax_txt) = figure_axes(fig, "conv", _conv_axes, (10, 4.2))
     k_eff = effective_kernel_size(k, d)
     result = {"effective_kernel": k_eff, "figure": fig, "error": None, "taps": [],
               "taps_on_input": 0, "position": None}
@@ -197,7 +175,7 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
     else:
         lo, hi = p, p + i
     ax_in.add_patch(Rectangle((off_in + lo - 0.5, off_in + lo - 0.5), hi - lo, hi - lo,
-                              fill=False, lw=2, ec="#3182bd"))
+                              fill=False, lw=2, ec=viz.BLUE))
     if o is not None:
         ax_in.add_patch(Rectangle((off_in + left - 0.5, off_in + top - 0.5), k_eff, k_eff,
                                   fill=False, lw=2, ec=COLORS["tap"], ls="--"))
@@ -209,7 +187,7 @@ def draw_conv(input_size: int = 5, kernel_size: int = 3, stride: int = 1, paddin
     else:
         _frame(ax_out, L, "no output")
     ax_txt.text(0.0, 0.98, formula, va="top", ha="left", family="monospace", fontsize=8.5,
-                transform=ax_txt.transAxes, color="#b30000" if o is None else "black")
+                transform=ax_txt.transAxes, color=viz.ERROR if o is None else "black")
     if o is not None:
         ax_txt.text(0.0, 0.02, f"{len(taps)} taps, {result['taps_on_input']} on real input "
                     f"pixels", va="bottom", ha="left", fontsize=9, transform=ax_txt.transAxes)
@@ -272,7 +250,7 @@ def draw_receptive_field(n_layers: int = 4, kernel_size: int = 3, base: int = 2,
     if dilated[-1] > MAX_FIELD:
         raise ValueError(f"the dilated field ({dilated[-1]} pixels) is too large to draw; "
                          f"use fewer layers or a smaller base (at most {MAX_FIELD} pixels)")
-    fig, axes = _layout(fig, (10, 3.8), "receptive_field", _rf_axes)
+    fig, axes = figure_axes(fig, "receptive_field", _rf_axes, (10, 3.8))
     per_layer = conv_parameter_count(channels, channels, kernel_size)
     canvas = dilated[-1] + 2 * 2            # the largest field, plus a 2-pixel margin
     maps = {"plain": _paths_to_input([1] * n_layers, kernel_size, canvas),
@@ -289,15 +267,15 @@ def draw_receptive_field(n_layers: int = 4, kernel_size: int = 3, base: int = 2,
         shown = np.where(m > 0, np.log1p(m), np.nan)
         ax.imshow(shown, cmap="viridis", interpolation="nearest")
         start = (canvas - rf) / 2 - 0.5
-        ax.add_patch(Rectangle((start, start), rf, rf, fill=False, ec="#e6550d", lw=1.5))
+        ax.add_patch(Rectangle((start, start), rf, rf, fill=False, ec=viz.VERMILLION, lw=1.5))
         holes = f", {coverage:.0%} reached" if name == "dilated" and coverage < 1 else ""
         ax.set_title(f"{title}\nreceptive field {rf}x{rf}{holes}", fontsize=9)
         ax.set_xlim(-0.5, canvas - 0.5)
         ax.set_ylim(canvas - 0.5, -0.5)
     ax = axes[2]
     layers = np.arange(1, n_layers + 1)
-    ax.plot(layers, plain, "o-", color="#3182bd", label=f"plain (+{kernel_size - 1} per layer)")
-    ax.plot(layers, dilated, "s-", color="#e6550d", label=f"dilated (dilation x{base} per layer)")
+    ax.plot(layers, plain, "o-", color=viz.BLUE, label=f"plain (+{kernel_size - 1} per layer)")
+    ax.plot(layers, dilated, "s-", color=viz.VERMILLION, label=f"dilated (dilation x{base} per layer)")
     ax.set_xticks(layers)
     ax.relim()
     ax.autoscale_view()

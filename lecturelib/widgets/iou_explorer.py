@@ -49,7 +49,7 @@ def draw_iou(x: float, y: float, width: float, height: float, high_threshold: fl
         ax.set_aspect("equal")
         ax.set_facecolor("#f7f7f7")
     if inter > 0:
-        ax.add_patch(mpatches.Rectangle((ix1, iy1), ix2 - ix1, iy2 - iy1, facecolor="#56B4E9",
+        ax.add_patch(mpatches.Rectangle((ix1, iy1), ix2 - ix1, iy2 - iy1, facecolor=viz.SKY_BLUE,
                                         alpha=0.45, hatch="//", edgecolor="none"))
     viz.draw_boxes(ax, gt, color="black", captions=["ground truth"], linewidth=2.5)
     viz.draw_boxes(ax, box, color=LABEL_COLORS[label], style="dashed", linewidth=2.5,

@@ -6,7 +6,7 @@
   ``(c, r)``, the convention of ``roi_pool`` and of RoIAlign with ``aligned=False``);
 - the RoI projected onto the map, ``corner × spatial_scale`` — fractional, *dashed*;
 - the RoI *quantised*: each corner rounded to the nearest cell (C's rounding, half away from
-  zero, computed by the package's own :func:`~lecturelib.ops._roi_common.roi_pool_geometry`),
+  zero, computed by the op's own :func:`~lecturelib.ops.roi_pool.roi_pool_bins`),
   and every cell from the first to the last rounded corner pooled — *solid*. That box is
   half a cell wider than the rounded corners on every side: whole cells are pooled;
 - the bins: the quantised RoI cut into ``output_size`` bins whose edges are floored (start)
@@ -35,9 +35,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ..ops import roi_pool
-from ..ops._roi_common import check_output_size, check_spatial_scale, roi_pool_geometry
-from ._explorer import EXPLORER_DPI, Explorer
+from .. import viz
+from ..ops import roi_pool, roi_pool_bins
+from ..ops.roi_pool import check_spatial_scale
+from ._explorer import EXPLORER_DPI, Explorer, figure_axes
 
 __all__ = ["draw_roi_pool", "roi_pool_explorer", "default_feature", "IMAGE_SIZE", "SCALES"]
 
@@ -45,8 +46,8 @@ IMAGE_SIZE = 128                    # the default feature map belongs to a 128-p
 SCALES = {"1/4": 0.25, "1/8": 0.125, "1/16": 0.0625}
 PHOTO = "camera"                    # scikit-image's cameraman, shipped in its wheel
 FIGSIZE = (9.0, 4.6)
-BIN_COLORS = ("#E69F00", "#0072B2")  # bins alternate like a chessboard, so overlaps show
-FRACTIONAL, QUANTISED, EMPTY = "#009E73", "#000000", "#b30000"
+BIN_COLORS = (viz.ORANGE, viz.BLUE)   # bins alternate like a chessboard, so overlaps show
+FRACTIONAL, QUANTISED, EMPTY = viz.GREEN, viz.BLACK, viz.ERROR
 
 
 @functools.lru_cache(maxsize=8)
@@ -69,17 +70,8 @@ def default_feature(spatial_scale: float = 0.125, image_size: int = IMAGE_SIZE) 
 
 
 # ---------------------------------------------------------------------------------------------
-def _layout(fig: Figure | None) -> tuple[Figure, list]:
-    """The figure and its two axes (map, pooled output). A figure laid out here before
-    keeps its axes and only loses its drawings: making axes is the slow part of a redraw."""
-    if fig is None:
-        fig = Figure(figsize=FIGSIZE, dpi=EXPLORER_DPI)
-    if getattr(fig, "_lecturelib_layout", None) == "roi_pool" and len(fig.axes) == 2:
-        for ax in fig.axes:
-            for artist in [*ax.images, *ax.patches, *ax.collections, *ax.texts, *ax.lines]:
-                artist.remove()
-        return fig, fig.axes
-    fig.clf()
+def _roi_pool_axes(fig: Figure) -> list:
+    """The map and the pooled output side by side, with one legend for both."""
     grid = fig.add_gridspec(1, 2, width_ratios=[1.35, 1.0], wspace=0.12,
                             left=0.045, right=0.99, top=0.91, bottom=0.12)
     axes = [fig.add_subplot(grid[0, n]) for n in range(2)]
@@ -100,20 +92,7 @@ def _layout(fig: Figure | None) -> tuple[Figure, list]:
                handler_map={tuple: HandlerTuple(ndivide=None)},
                loc="lower center", ncol=5, fontsize=8, frameon=False, columnspacing=1.2,
                handlelength=1.8)
-    fig._lecturelib_layout = "roi_pool"
-    return fig, axes
-
-
-def _bins_1d(start: int, bin_size: torch.Tensor, pooled: int, size: int | None) -> np.ndarray:
-    """Half-open cell ranges [lo, hi) of ``pooled`` bins along one axis: floor / ceil of the bin
-    edges in the input's precision, shifted by the RoI's first cell and clamped to [0, size]
-    (not clamped when ``size`` is None)."""
-    p = torch.arange(pooled + 1, dtype=bin_size.dtype)
-    lo = torch.floor(p[:-1] * bin_size).to(torch.int64) + start
-    hi = torch.ceil(p[1:] * bin_size).to(torch.int64) + start
-    if size is not None:
-        lo, hi = lo.clamp(0, size), hi.clamp(0, size)
-    return np.stack([lo.numpy(), hi.numpy()], axis=1)
+    return axes
 
 
 def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
@@ -137,7 +116,6 @@ def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
     rounding, in cells) and ``corner_shift_pixels`` (the same in image pixels), ``steps`` (the
     computation as plain text, line by line), ``readout`` (the same as HTML) and ``figure``.
     """
-    pooled_hw = check_output_size(output_size)
     spatial_scale = check_spatial_scale(spatial_scale)
     for name, v in (("roi_x", roi_x), ("roi_y", roi_y), ("roi_w", roi_w), ("roi_h", roi_h)):
         if not math.isfinite(v):
@@ -150,21 +128,21 @@ def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
     if feature.ndim != 2 or min(feature.shape) < 1:
         raise ValueError(f"feature must be a 2-D map [H, W], got shape {tuple(feature.shape)}")
     height, width = feature.shape
-    oh, ow = pooled_hw
 
     # 1. the geometry, exactly as every roi_pool path computes it
     roi = torch.tensor([[0.0, roi_x, roi_y, roi_x + roi_w, roi_y + roi_h]], dtype=torch.float32)
-    _, start_h, start_w, bin_h, bin_w = roi_pool_geometry(roi, spatial_scale, pooled_hw)
-    r0, c0 = int(start_h[0]), int(start_w[0])
+    geometry = roi_pool_bins(feature[None, None], roi, output_size, spatial_scale)
+    row_bins, col_bins = geometry.rows[0].numpy(), geometry.cols[0].numpy()
+    oh, ow = pooled_hw = len(row_bins), len(col_bins)
+    r0, c0 = int(geometry.start_h[0]), int(geometry.start_w[0])
+    bin_h, bin_w = geometry.bin_h, geometry.bin_w
     rows = int(round(float(bin_h[0]) * oh))
     cols = int(round(float(bin_w[0]) * ow))
     r1, c1 = r0 + rows - 1, c0 + cols - 1                   # last row / column, inclusive
     scale32 = torch.tensor(spatial_scale, dtype=torch.float32)
     fx1, fy1, fx2, fy2 = (float(v) for v in roi[0, 1:] * scale32)
 
-    # 2. the bins and their maxima (first maximum in row-major order wins, as in the kernels)
-    row_bins = _bins_1d(r0, bin_h[0], oh, height)
-    col_bins = _bins_1d(c0, bin_w[0], ow, width)
+    # 2. the bins' maxima (first maximum in row-major order wins, as in the kernels)
     values = feature.numpy()
     bins = np.zeros((oh, ow, 4), dtype=np.int64)
     pooled = np.zeros((oh, ow), dtype=np.float32)
@@ -195,7 +173,7 @@ def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
     corner_shift = max(abs(fx1 - c0), abs(fy1 - r0), abs(fx2 - c1), abs(fy2 - r1))
 
     # 4. the picture
-    fig, (ax_map, ax_out) = _layout(fig)
+    fig, (ax_map, ax_out) = figure_axes(fig, "roi_pool", _roi_pool_axes, FIGSIZE, EXPLORER_DPI)
     vmin, vmax = float(values.min()), float(values.max())
     if vmax == vmin:
         vmax = vmin + 1.0
@@ -212,8 +190,8 @@ def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
              if bins[i, j, 1] > bins[i, j, 0] and bins[i, j, 3] > bins[i, j, 2]]
     ax_map.add_collection(PatchCollection(tiles, facecolors=[to_rgba(c, 0.28) for c in chess],
                                           edgecolors=chess, linewidths=1.2))
-    unclamped_rows = _bins_1d(r0, bin_h[0], oh, None)
-    unclamped_cols = _bins_1d(c0, bin_w[0], ow, None)
+    off_map = roi_pool_bins(feature[None, None], roi, pooled_hw, spatial_scale, clamp=False)
+    unclamped_rows, unclamped_cols = off_map.rows[0].tolist(), off_map.cols[0].tolist()
     for i, j in zip(*np.nonzero(argmax[..., 0] < 0)):
         (h0, h1), (w0, w1) = unclamped_rows[i], unclamped_cols[j]
         ax_map.add_patch(Rectangle((w0 - 0.5 + inset, h0 - 0.5 + inset), w1 - w0 - 2 * inset,

@@ -31,13 +31,13 @@ from ..selective_search.colour import as_rgb_image
 from ..selective_search.similarity import (SIMILARITIES, colour_similarity, fill_similarity,
                                            size_similarity, texture_similarity)
 from ..selective_search.strategies import DISPLAY_NAMES, RANKINGS, check_ranking
-from ._explorer import Explorer
+from ._explorer import Explorer, figure_axes
 
 __all__ = ["draw_felzenszwalb", "felzenszwalb_explorer", "draw_grouping", "grouping_explorer",
            "draw_proposals", "proposals_explorer", "mean_colour_image", "region_borders"]
 
-MERGING = ("#E69F00", "#56B4E9")      # the two regions being merged (Okabe-Ito orange, sky blue)
-MERGED = "#D55E00"                    # their union's box
+MERGING = (viz.ORANGE, viz.SKY_BLUE)  # the two regions being merged
+MERGED = viz.VERMILLION               # their union's box
 
 
 # ------------------------------------------------------------------------------------------
@@ -68,10 +68,9 @@ def _overlay(ax, mask, colour, alpha=1.0):
     ax.imshow(rgba, interpolation="nearest")
 
 
-def _fresh_axes(fig, n, figsize):
-    fig = fig if fig is not None else Figure(figsize=figsize)
+def _two_panels(fig):
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.02, wspace=0.05)
-    return fig, fig.subplots(1, n) if n > 1 else [fig.add_subplot()]
+    return fig.subplots(1, 2)
 
 
 # ------------------------------------------------------------------------------------------
@@ -86,7 +85,7 @@ def draw_felzenszwalb(image, k: float = 100, sigma: float = 0.8, min_size: int =
     rgb = as_rgb_image(image)
     labels = initial_regions(to_colour_space(rgb, colour_space), k, sigma, min_size)
     n = int(labels.max()) + 1
-    fig, (left, right) = _fresh_axes(fig, 2, (10, 4.5))
+    fig, (left, right) = figure_axes(fig, "felzenszwalb", _two_panels, (10, 4.5))
     viz.show_image(rgb, left, "region borders")
     _overlay(left, region_borders(labels), "#FFFF00")
     viz.show_image(mean_colour_image(rgb, labels), right, "each region in its mean colour")
@@ -155,7 +154,7 @@ def draw_grouping(image, step: int | None = None, colour: bool = True, texture: 
     """
     rgb = as_rgb_image(image)
     names = tuple(n for n, on in zip(SIMILARITIES, (colour, texture, size, fill)) if on)
-    fig, (left, right) = _fresh_axes(fig, 2, (10, 4.8))
+    fig, (left, right) = figure_axes(fig, "grouping", _two_panels, (10, 4.8))
     if not names:
         for ax in (left, right):
             viz.show_image(rgb, ax)
@@ -276,7 +275,7 @@ def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
         fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.02)
         ax = fig.add_subplot()
     viz.show_image(rgb, ax)
-    viz.draw_boxes(ax, shown, color=viz.PALETTE[2], style="dashed", linewidth=0.8,
+    viz.draw_boxes(ax, shown, color=viz.SKY_BLUE, style="dashed", linewidth=0.8,
                    alpha=0.6 if top_n > 50 else 0.9)
     best_iou, recall = None, None
     if gt_boxes is not None:
