@@ -9,7 +9,9 @@
   ``Recipe`` the command line maps over;
 - :mod:`~lecturelib.models.rcnn` — R-CNN at test time: warped regions, SVMs, box regression;
 - :mod:`~lecturelib.models.rcnn_train` — its three training stages;
-- :mod:`~lecturelib.models.fast_rcnn` — Fast R-CNN: one conv pass, RoI pooling, two heads.
+- :mod:`~lecturelib.models.fast_rcnn` — Fast R-CNN: one conv pass, RoI pooling, two heads;
+- :mod:`~lecturelib.models.rpn` — the Region Proposal Network of Faster R-CNN: its head, anchor
+  labelling, losses and proposal filtering (torchvision's, on one feature level).
 
 Weights come from the package's own checkpoints (:mod:`lecturelib.checkpoints`); :data:`MODELS`
 names each trainable model with its recipe (``python -m lecturelib train | evaluate NAME``).

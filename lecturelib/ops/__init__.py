@@ -7,6 +7,8 @@ Modules, in reading order:
   ``clip_boxes_to_image``, ``remove_small_boxes``;
 - :mod:`~lecturelib.ops.nms` — ``nms``, ``batched_nms`` (greedy non-maximum suppression);
 - :mod:`~lecturelib.ops.box_coder` — ``encode_boxes`` / ``decode_boxes``, the R-CNN box deltas;
+- :mod:`~lecturelib.ops.anchors` — ``make_anchors`` (Faster R-CNN's anchor grid,
+  torchvision's ``AnchorGenerator`` for one level);
 - :mod:`~lecturelib.ops.roi_pool` — ``roi_pool`` (Fast R-CNN's RoI max pooling) and
   ``roi_pool_bins`` (where its bins lie);
 - :mod:`~lecturelib.ops.conv` — ``conv2d``, ``conv_transpose2d`` and the readable ways to compute
@@ -17,6 +19,7 @@ Modules, in reading order:
 - ``ops/_triton/`` — the Triton kernels; ``_validate.py`` / ``_roi_common.py`` — argument
   checks and RoI geometry shared by the ops (private: the public functions call them).
 """
+from .anchors import make_anchors
 from .backends import BACKENDS, TABLE, triton_available
 from .box_coder import decode_boxes, encode_boxes
 from .boxes import box_area, box_convert, box_iou, clip_boxes_to_image, remove_small_boxes
@@ -27,5 +30,5 @@ from .roi_pool import roi_pool, roi_pool_bins
 __all__ = [
     "box_area", "box_convert", "box_iou", "clip_boxes_to_image", "remove_small_boxes",
     "nms", "batched_nms", "encode_boxes", "decode_boxes", "roi_pool", "roi_pool_bins",
-    "conv2d", "conv_transpose2d", "BACKENDS", "TABLE", "triton_available",
+    "conv2d", "conv_transpose2d", "make_anchors", "BACKENDS", "TABLE", "triton_available",
 ]

@@ -153,3 +153,30 @@ def roi_pool_reference(x: torch.Tensor, rois: torch.Tensor, output_size: tuple[i
                     bins.append(x[b, :, h0:h1, w0:w1].flatten(1).max(dim=1).values)
         out.append(torch.stack(bins, dim=1).reshape(x.shape[1], oh, ow))
     return torch.stack(out) if out else x.new_zeros((0, x.shape[1], oh, ow))
+
+
+def make_anchors_reference(feature_size, stride, sizes, aspect_ratios,
+                           centred: bool = False) -> torch.Tensor:
+    """Anchors with plain loops: for every cell (row by row), every ratio, every size, a box of
+    width ``size / sqrt(ratio)`` and height ``size * sqrt(ratio)`` centred on the cell's corner
+    (``centred``: on its centre), its half-sizes rounded half to even, in float32 like
+    torchvision. Returns Float[H * W * A, 4]."""
+    import numpy as np
+
+    from .anchors import check_anchor_args
+    (height, width), (sy, sx), sizes, ratios = check_anchor_args(feature_size, stride, sizes,
+                                                                  aspect_ratios)
+    f32 = np.float32
+    offset = 0.5 if centred else 0.0
+    rows = []
+    for y in range(height):
+        for x in range(width):
+            cx, cy = f32((x + offset) * sx), f32((y + offset) * sy)
+            for ratio in ratios:
+                h_ratio = np.sqrt(f32(ratio))
+                w_ratio = f32(1) / h_ratio
+                for size in sizes:
+                    half_w = np.rint(w_ratio * f32(size) / f32(2))   # rint: half to even
+                    half_h = np.rint(h_ratio * f32(size) / f32(2))
+                    rows.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
+    return torch.tensor(np.array(rows, dtype=np.float32).reshape(-1, 4))
