@@ -30,12 +30,14 @@ notebooks: setup
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
-# Rebuild the shipped weights from scratch (deterministic from the seed; ~15 min on 2 cores).
+# Rebuild the shipped weights from scratch (deterministic from the seed; ~25 min on 2 cores).
 # Each command updates lecturelib/checkpoints/MANIFEST.json with the new SHA-256.
 checkpoints: setup
 	$(PY) -m lecturelib train backbone
 	$(PY) -m lecturelib train rcnn
 	$(PY) -m lecturelib train fast_rcnn
+	$(PY) -m lecturelib train faster_rcnn
+	$(PY) -m lecturelib train faster_rcnn --schedule alternating
 
 # The browser tests drive the system's Chromium (Playwright downloads no browser of its own).
 # Installs Debian's `chromium` package when none is found and this runs as root with apt;

@@ -68,6 +68,11 @@ EXPLORER_CHECKS = [
     ExplorerCheck("04_rcnn.ipynb", "proposal_label_explorer(", "positive if IoU ≥", 0.7),
     ExplorerCheck("04_rcnn.ipynb", "detection_explorer(", "score threshold", "60%"),
     ExplorerCheck("05_fast_rcnn.ipynb", "roi_pool_explorer(", "output size", 2),
+    ExplorerCheck("06_faster_rcnn.ipynb", "anchors_explorer(", "sizes (×2 each)", 1,
+                  r"A = 3 per cell"),
+    ExplorerCheck("06_faster_rcnn.ipynb", "anchor_label_explorer(", "positive if IoU ≥", 0.5),
+    ExplorerCheck("06_faster_rcnn.ipynb", "rpn_proposals_explorer(", "keep N after NMS", 5,
+                  r"5 proposals, the first 5 drawn"),
 ]
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -57,16 +57,18 @@ def load_checkpoint(name: str, folder: Path | None = None) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def train_command(name: str, seed: int = 0) -> str:
-    """The command that rebuilds checkpoint ``name`` (recorded in the manifest)."""
-    return f"python -m lecturelib train {name}" + (f" --seed {seed}" if seed else "")
+def train_command(model: str, seed: int = 0, schedule: str | None = None) -> str:
+    """The command that trains ``model`` (recorded in the manifest beside its checkpoint)."""
+    return (f"python -m lecturelib train {model}" + (f" --schedule {schedule}" if schedule else "")
+            + (f" --seed {seed}" if seed else ""))
 
 
-def save_weights(name: str, model: torch.nn.Module, meta: dict, seed: int = 0,
+def save_weights(name: str, model: torch.nn.Module, meta: dict, command: str,
                  folder: Path | None = None) -> Path:
-    """Store a trained model as checkpoint ``name`` with its training summary and command."""
-    return save_checkpoint(name, {"state_dict": model.state_dict(), "meta": meta},
-                           train_command(name, seed), folder)
+    """Store a trained model as checkpoint ``name`` with its training summary and the command
+    that rebuilds it (:func:`train_command`)."""
+    return save_checkpoint(name, {"state_dict": model.state_dict(), "meta": meta}, command,
+                           folder)
 
 
 def load_weights(name: str, model: torch.nn.Module) -> torch.nn.Module:

@@ -11,7 +11,9 @@
 - :mod:`~lecturelib.models.rcnn_train` — its three training stages;
 - :mod:`~lecturelib.models.fast_rcnn` — Fast R-CNN: one conv pass, RoI pooling, two heads;
 - :mod:`~lecturelib.models.rpn` — the Region Proposal Network of Faster R-CNN: its head, anchor
-  labelling, losses and proposal filtering (torchvision's, on one feature level).
+  labelling, losses and proposal filtering (torchvision's, on one feature level);
+- :mod:`~lecturelib.models.faster_rcnn` — Faster R-CNN: Fast R-CNN + the RPN on one shared
+  conv map, trained jointly or by the paper's four-step alternating schedule.
 
 Weights come from the package's own checkpoints (:mod:`lecturelib.checkpoints`); :data:`MODELS`
 names each trainable model with its recipe (``python -m lecturelib train | evaluate NAME``).
@@ -19,6 +21,7 @@ names each trainable model with its recipe (``python -m lecturelib train | evalu
 from .backbone import Backbone, evaluate_backbone, load_backbone, load_pretrained, pretrain
 from .detector import NUM_CLASSES, Recipe, evaluate_detector, postprocess_detections
 from .fast_rcnn import FastRCNN, build_fast_rcnn, load_fast_rcnn
+from .faster_rcnn import FasterRCNN, build_faster_rcnn, evaluate_rpn, load_faster_rcnn
 from .proposals import proposals_for
 from .rcnn import RCNN, load_rcnn
 from .rcnn_train import build_rcnn
@@ -28,9 +31,14 @@ MODELS: dict[str, Recipe] = {
     "backbone": Recipe(build=pretrain, load=load_backbone, evaluate=evaluate_backbone),
     "rcnn": Recipe(build=build_rcnn, load=load_rcnn),
     "fast_rcnn": Recipe(build=build_fast_rcnn, load=load_fast_rcnn),
+    "faster_rcnn": Recipe(build=build_faster_rcnn, load=load_faster_rcnn,
+                          schedules=("alternating",)),
+    "rpn": Recipe(build=None, load=load_faster_rcnn, evaluate=evaluate_rpn,
+                  schedules=("alternating",)),
 }
 
 __all__ = ["Backbone", "load_backbone", "load_pretrained", "pretrain", "evaluate_backbone",
            "warp_regions", "add_context", "proposals_for", "NUM_CLASSES", "Recipe",
            "postprocess_detections", "evaluate_detector", "RCNN", "load_rcnn", "build_rcnn",
-           "FastRCNN", "load_fast_rcnn", "build_fast_rcnn", "MODELS"]
+           "FastRCNN", "load_fast_rcnn", "build_fast_rcnn", "FasterRCNN", "load_faster_rcnn",
+           "build_faster_rcnn", "evaluate_rpn", "MODELS"]

@@ -56,6 +56,14 @@ def postprocess_detections(boxes: torch.Tensor, scores: torch.Tensor, image_size
     return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
 
 
+def mirror(image: torch.Tensor, *box_sets: torch.Tensor):
+    """Training's augmentation: the image Float[3, H, W] flipped left-right, and each set of
+    boxes Float[B, 4] with it. Returns ``(image, *boxes)``."""
+    width = image.shape[-1]
+    return (image.flip(-1), *(torch.stack([width - b[:, 2], b[:, 1], width - b[:, 0], b[:, 3]], 1)
+                              for b in box_sets))
+
+
 def evaluate_detector(model: nn.Module, split: str = "test", num_images: int | None = None,
                       progress: bool = True, **detect_options) -> dict:
     """COCO metrics of ``model.detect`` on a split, with the seconds per image of detection
@@ -96,11 +104,15 @@ class Recipe:
 
     - ``build(seed=0, progress=True, **overrides) -> (model, summary)`` trains it from scratch
       (deterministic from the seed) and writes nothing; ``train NAME`` stores the result with
-      :func:`lecturelib.checkpoints.save_weights`;
+      :func:`lecturelib.checkpoints.save_weights` as checkpoint NAME. ``None``: nothing to
+      train under this name (an evaluation of another model's part, as ``rpn``);
     - ``load() -> model`` is the shipped checkpoint (:func:`lecturelib.checkpoints.load_weights`);
     - ``evaluate(model, split=, num_images=, progress=) -> dict`` is what ``evaluate NAME``
-      prints: :func:`evaluate_detector` for a detector.
+      prints: :func:`evaluate_detector` for a detector;
+    - ``schedules``: training schedules beyond the default (``--schedule``): ``build`` and
+      ``load`` then take ``schedule=``, and the checkpoint is NAME_SCHEDULE.
     """
-    build: Callable[..., tuple[nn.Module, dict]]
-    load: Callable[[], nn.Module]
+    build: Callable[..., tuple[nn.Module, dict]] | None
+    load: Callable[..., nn.Module]
     evaluate: Callable[..., dict] = evaluate_detector
+    schedules: tuple[str, ...] = ()

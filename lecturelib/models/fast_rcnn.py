@@ -24,7 +24,7 @@ from ..data import SyntheticShapes
 from ..matching import BETWEEN_THRESHOLDS, match_proposals, sample_balanced
 from ..ops import box_iou, decode_boxes, encode_boxes, roi_pool
 from .backbone import Backbone, load_pretrained
-from .detector import NUM_CLASSES, postprocess_detections
+from .detector import NUM_CLASSES, mirror, postprocess_detections
 from .proposals import proposals_for
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
@@ -49,7 +49,11 @@ class FastRCNN(nn.Module):
     def forward(self, images: torch.Tensor, rois: torch.Tensor, backend: str | None = None):
         """images Float[N, 3, H, W], rois Float[R, 5] (batch index, x1, y1, x2, y2) ->
         class logits Float[R, K + 1], deltas Float[R, 4K]."""
-        conv = self.backbone.features(images)                               # once per image
+        return self.roi_heads(self.backbone.features(images), rois, backend)   # conv once
+
+    def roi_heads(self, conv: torch.Tensor, rois: torch.Tensor, backend: str | None = None):
+        """The part after the shared conv map: conv Float[N, 64, H/4, W/4], rois Float[R, 5] ->
+        class logits Float[R, K + 1], deltas Float[R, 4K]."""
         pooled = roi_pool(conv, rois, POOLED, 1.0 / self.backbone.stride, backend=backend)
         fc7 = self.backbone.fc7_features(pooled)
         return self.cls_score(fc7), self.bbox_pred(fc7)
@@ -59,13 +63,21 @@ class FastRCNN(nn.Module):
                max_detections: int = 100) -> dict:
         """Detections for one image, like :meth:`lecturelib.models.rcnn.RCNN.detect`."""
         self.eval()
+        conv = self.backbone.features(image[None])
+        return self.detect_on(conv, image.shape[-2:], proposals, nms_threshold, max_detections)
+
+    @torch.no_grad()
+    def detect_on(self, conv: torch.Tensor, image_size, proposals: torch.Tensor,
+                  nms_threshold: float = 0.3, max_detections: int = 100,
+                  score_threshold: float = 0.01, min_size: float = 0.0) -> dict:
+        """Detections from one image's conv map Float[1, C, h, w] and proposals Float[P, 4]."""
         proposals = torch.as_tensor(proposals, dtype=torch.float32).reshape(-1, 4)
         rois = torch.cat([torch.zeros(len(proposals), 1), proposals], dim=1)
-        logits, deltas = self(image[None], rois)
+        logits, deltas = self.roi_heads(conv, rois)
         scores = logits.softmax(dim=1)[:, 1:]                                  # [P, K]
         boxes = decode_boxes(deltas, proposals, BOX_WEIGHTS).reshape(-1, self.num_classes, 4)
-        return postprocess_detections(boxes, scores, image.shape[-2:], nms_threshold,
-                                      max_detections, score_threshold=0.01)
+        return postprocess_detections(boxes, scores, image_size, nms_threshold, max_detections,
+                                      score_threshold, min_size)
 
 
 def sample_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
@@ -96,13 +108,15 @@ def sample_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torc
     return boxes[chosen], labels, targets
 
 
-def multitask_loss(logits, deltas, labels, targets):
+def multitask_loss(logits, deltas, labels, targets, beta: float = 1.0):
     """Cross-entropy over K + 1 classes + smooth L1 on the deltas of the true class
-    (foreground RoIs only), averaged over all RoIs as in the paper."""
+    (foreground RoIs only), averaged over all RoIs as in the paper. ``beta``: where smooth L1
+    turns from quadratic to linear (1 in the Fast R-CNN paper, 1/9 in torchvision's
+    ``fastrcnn_loss``)."""
     classification = nn.functional.cross_entropy(logits, labels)
     fg = torch.nonzero(labels > 0)[:, 0]
     chosen = deltas.reshape(len(deltas), -1, 4)[fg, labels[fg] - 1]
-    regression = nn.functional.smooth_l1_loss(chosen, targets[fg], beta=1.0, reduction="sum")
+    regression = nn.functional.smooth_l1_loss(chosen, targets[fg], beta=beta, reduction="sum")
     return classification + regression / max(len(labels), 1), classification, regression
 
 
@@ -129,10 +143,7 @@ def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
             props = torch.from_numpy(proposals[i])
             gt = target["boxes"]
             if flip:                                   # mirror image, boxes and proposals
-                image = image.flip(-1)
-                w = image.shape[-1]
-                gt = torch.stack([w - gt[:, 2], gt[:, 1], w - gt[:, 0], gt[:, 3]], 1)
-                props = torch.stack([w - props[:, 2], props[:, 1], w - props[:, 0], props[:, 3]], 1)
+                image, gt, props = mirror(image, gt, props)
             boxes, y, t = sample_rois(props, gt, target["labels"], config["rois_per_image"],
                                       config["foreground_fraction"], config["foreground_iou"],
                                       config["background_iou"], g)

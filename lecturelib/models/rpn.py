@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from ..matching import IGNORED, match_proposals, matched_labels, sample_balanced
-from ..ops import (batched_nms, box_iou, clip_boxes_to_image, decode_boxes, encode_boxes,
-                   remove_small_boxes)
-from ..ops._validate import check_boxes, check_threshold
+from ..ops import box_iou, clip_boxes_to_image, encode_boxes
+from ..ops._validate import check_boxes, check_tensor, check_threshold
+from ..ops.backends import implementation
+from ..ops.box_coder import BBOX_XFORM_CLIP
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)   # BoxCoder weights of the RPN (the box head uses 10, 10, 5, 5)
 
@@ -148,16 +149,24 @@ def filter_proposals(boxes: torch.Tensor, objectness: torch.Tensor, image_size,
     score_threshold = check_threshold(score_threshold, "score_threshold")
     if not (isinstance(min_size, (int, float)) and math.isfinite(min_size) and min_size >= 0):
         raise ValueError(f"min_size must be a non-negative number, got {min_size!r}")
+    return _filter(boxes, objectness, image_size, pre_nms_top_n, post_nms_top_n, nms_threshold,
+                   min_size, score_threshold)
+
+
+def _filter(boxes, objectness, image_size, pre_nms_top_n, post_nms_top_n, nms_threshold,
+            min_size, score_threshold):
+    """:func:`filter_proposals` on checked arguments (the RPN calls it for every image, so the
+    checks are not repeated step by step)."""
     objectness = objectness.detach()
     top = objectness.topk(min(pre_nms_top_n, len(objectness))).indices
     boxes = clip_boxes_to_image(boxes.detach()[top], tuple(image_size))
     scores = torch.sigmoid(objectness[top])
-    keep = remove_small_boxes(boxes, min_size)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    keep = (width >= min_size) & (height >= min_size) & (scores >= score_threshold)
     boxes, scores = boxes[keep], scores[keep]
-    keep = torch.where(scores >= score_threshold)[0]
-    boxes, scores = boxes[keep], scores[keep]
-    keep = batched_nms(boxes, scores, torch.zeros(len(boxes), dtype=torch.int64,
-                                                  device=boxes.device), nms_threshold)
+    if len(boxes) == 0:
+        return boxes, scores
+    keep = implementation("nms", None, boxes, scores)(boxes, scores, nms_threshold)
     keep = keep[:post_nms_top_n]
     return boxes[keep], scores[keep]
 
@@ -165,6 +174,14 @@ def filter_proposals(boxes: torch.Tensor, objectness: torch.Tensor, image_size,
 def decode_proposals(deltas: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     """Float[N, A, 4] deltas (detached: Faster R-CNN does not train through the proposals'
     coordinates) applied to the anchors Float[A, 4] -> boxes Float[N, A, 4]."""
+    check_tensor(deltas, "deltas")
+    if deltas.ndim != 3 or deltas.shape[1:] != anchors.shape:
+        raise ValueError(f"deltas must be Float[N, {anchors.shape[0]}, 4] for these anchors, got "
+                         f"shape {tuple(deltas.shape)}")
+    if not bool(torch.isfinite(deltas).all()):
+        raise ValueError("deltas contains NaN or infinite values (did training diverge?)")
     n = deltas.shape[0]
-    flat = decode_boxes(deltas.detach().reshape(-1, 4), anchors.repeat(n, 1), RPN_WEIGHTS)
+    decode = implementation("decode_boxes", None, deltas)
+    flat = decode(deltas.detach().reshape(-1, 4), anchors.repeat(n, 1), RPN_WEIGHTS,
+                  BBOX_XFORM_CLIP)
     return flat.reshape(n, -1, 4)

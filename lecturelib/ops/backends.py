@@ -20,6 +20,7 @@ The environment variable ``LECTURELIB_BACKEND`` changes the default for a whole 
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -92,5 +93,10 @@ def resolve_backend(op: str, backend: str | None, *tensors: torch.Tensor) -> str
 
 def implementation(op: str, backend: str | None, *tensors: torch.Tensor) -> Callable:
     """The function that runs ``op`` on ``tensors`` for ``backend`` (see :data:`TABLE`)."""
-    module, name = TABLE[op][resolve_backend(op, backend, *tensors)].split(":")
+    return _function(TABLE[op][resolve_backend(op, backend, *tensors)])
+
+
+@functools.lru_cache(maxsize=None)
+def _function(where: str) -> Callable:
+    module, name = where.split(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), name)

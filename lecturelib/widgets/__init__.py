@@ -10,11 +10,14 @@ Modules, in lesson order:
 - ``selective_search_explorer`` — lesson 3: Felzenszwalb regions, the grouping, the proposals;
 - ``detection_explorers`` — lesson 4: proposal labels for training, detections vs ground truth;
 - ``roi_pool_explorer`` — lesson 5: RoI pooling's quantisation and bins, drawn from the op's
-  own geometry (:func:`lecturelib.ops.roi_pool_bins`).
+  own geometry (:func:`lecturelib.ops.roi_pool_bins`);
+- ``anchor_explorers`` — lesson 6: the anchors, their labels for the RPN, its proposals.
 
 Colours come from :mod:`lecturelib.viz` (the Okabe–Ito palette by name).
 """
 from ._explorer import Explorer
+from .anchor_explorers import (anchor_label_explorer, anchors_explorer, draw_anchor_labels,
+                               draw_anchors, draw_rpn_proposals, rpn_proposals_explorer)
 from .conv_explorer import conv_explorer, draw_conv, draw_receptive_field, receptive_field_explorer
 from .detection_explorers import (detection_explorer, draw_detections, draw_proposal_labels,
                                   proposal_label_explorer)
@@ -30,4 +33,6 @@ __all__ = ["Explorer", "draw_iou", "iou_explorer", "draw_nms", "nms_explorer",
            "draw_proposal_labels", "proposal_label_explorer", "draw_detections",
            "detection_explorer", "draw_roi_pool", "roi_pool_explorer",
            "draw_felzenszwalb", "felzenszwalb_explorer", "draw_grouping", "grouping_explorer",
-           "draw_proposals", "proposals_explorer"]
+           "draw_proposals", "proposals_explorer", "draw_anchors", "anchors_explorer",
+           "draw_anchor_labels", "anchor_label_explorer", "draw_rpn_proposals",
+           "rpn_proposals_explorer"]
