@@ -64,8 +64,10 @@ def draw_anchors(image, gt_boxes=None, smallest: float = 16, scales: int = 3,
     if gt_boxes is not None and len(gt_boxes):
         gt = torch.as_tensor(gt_boxes, dtype=torch.float32).reshape(-1, 4)
         best = box_iou(gt, anchors).max(dim=1).values
-        viz.draw_boxes(ax, gt, color="white", linewidth=2.0, style="dashed",
-                       captions=[f"{v:.2f}" for v in best])
+        viz.draw_boxes(ax, gt, color="white", linewidth=2.0, style="dashed")
+        for (x1, y1, _, _), v in zip(gt.tolist(), best.tolist()):    # each object's best IoU
+            ax.text(x1, y1, f"{v:.2f}", color="white", fontsize=8, va="bottom",
+                    bbox=dict(facecolor=viz.BLACK, edgecolor="none", pad=1, alpha=0.7))
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     total = len(anchors)
@@ -73,7 +75,7 @@ def draw_anchors(image, gt_boxes=None, smallest: float = 16, scales: int = 3,
     readout = (f"sizes {', '.join(f'{s:g}' for s in sizes)} px × ratios h/w {ratios}: "
                f"A = {a} per cell, {total} in all")
     if len(best):
-        readout += (f"; objects' best anchor IoU (white captions): min {best.min():.2f}, "
+        readout += (f"; objects' best anchor IoU (captions): min {best.min():.2f}, "
                     f"{int((best >= 0.7).sum())}/{len(best)} reach 0.7")
     return {"sizes": sizes, "aspect_ratios": aspect, "anchors_per_location": a,
             "feature_size": feature, "total": total, "cell_anchors": cell, "best_iou": best,
