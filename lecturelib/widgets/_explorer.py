@@ -63,6 +63,26 @@ def render_png(fig: Figure) -> bytes:
     return png.getvalue()
 
 
+def iou_threshold_controls(positive_iou: float, negative_iou: float):
+    """The two sliders of a labelling rule ("positive if IoU ≥", "negative if IoU <") and the
+    constraint that keeps negative ≤ positive (the slider moved last wins). Returns
+    ``(controls, constrain)`` for :class:`Explorer`."""
+    controls = {
+        "positive_iou": widgets.FloatSlider(value=positive_iou, min=0.05, max=1.0, step=0.05,
+                                            description="positive if IoU ≥"),
+        "negative_iou": widgets.FloatSlider(value=negative_iou, min=0.0, max=1.0, step=0.05,
+                                            description="negative if IoU <"),
+    }
+
+    def keep_order(c, changed):
+        if c["negative_iou"].value > c["positive_iou"].value:
+            if changed == "negative_iou":
+                c["positive_iou"].value = c["negative_iou"].value
+            else:
+                c["negative_iou"].value = c["positive_iou"].value
+    return controls, keep_order
+
+
 class Explorer:
     def __init__(self, draw: Callable[..., dict], controls: dict[str, widgets.Widget],
                  fixed: dict | None = None, figsize=(6.0, 5.0), columns: int = 2,

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from .. import viz
 from ..matching import IGNORED, NEGATIVE, POSITIVE
 from ..ops import box_iou, make_anchors
-from ._explorer import Explorer
+from ._explorer import Explorer, iou_threshold_controls
 
 RATIO_SETS = {"1": (1.0,), "0.5, 1, 2": (0.5, 1.0, 2.0), "0.25 … 4": (0.25, 0.5, 1.0, 2.0, 4.0)}
 SIZE_COLORS = (viz.ORANGE, viz.SKY_BLUE, viz.VERMILLION, viz.PURPLE, viz.BLUE)
@@ -147,20 +147,9 @@ def draw_anchor_labels(image, anchors, gt_boxes, positive_iou: float = 0.7,
 def anchor_label_explorer(image, anchors, gt_boxes, positive_iou: float = 0.7,
                           negative_iou: float = 0.3, low_quality: bool = True) -> Explorer:
     """Sliders for the two thresholds of :func:`draw_anchor_labels` and the low-quality rule."""
-    controls = {
-        "positive_iou": widgets.FloatSlider(value=positive_iou, min=0.05, max=1.0, step=0.05,
-                                            description="positive if IoU ≥"),
-        "negative_iou": widgets.FloatSlider(value=negative_iou, min=0.0, max=1.0, step=0.05,
-                                            description="negative if IoU <"),
-        "low_quality": widgets.Checkbox(value=low_quality, description="each object's best anchor"),
-    }
-
-    def keep_order(c, changed):
-        if c["negative_iou"].value > c["positive_iou"].value:
-            if changed == "negative_iou":
-                c["positive_iou"].value = c["negative_iou"].value
-            else:
-                c["negative_iou"].value = c["positive_iou"].value
+    controls, keep_order = iou_threshold_controls(positive_iou, negative_iou)
+    controls["low_quality"] = widgets.Checkbox(value=low_quality,
+                                               description="each object's best anchor")
     return Explorer(draw_anchor_labels, controls,
                     fixed={"image": image, "anchors": anchors, "gt_boxes": gt_boxes},
                     constrain=keep_order, title="Labelling anchors (RPN)")

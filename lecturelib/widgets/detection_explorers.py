@@ -15,7 +15,7 @@ from .. import viz
 from ..data import CLASSES
 from ..matching import IGNORED, NEGATIVE, POSITIVE, iou_label
 from ..ops import box_iou
-from ._explorer import Explorer
+from ._explorer import Explorer, iou_threshold_controls
 
 
 def draw_proposal_labels(image, proposals, gt_boxes, positive_iou: float = 0.5,
@@ -57,19 +57,7 @@ def draw_proposal_labels(image, proposals, gt_boxes, positive_iou: float = 0.5,
 def proposal_label_explorer(image, proposals, gt_boxes, positive_iou: float = 0.5,
                             negative_iou: float = 0.3) -> Explorer:
     """Sliders for the two thresholds of :func:`draw_proposal_labels`."""
-    controls = {
-        "positive_iou": widgets.FloatSlider(value=positive_iou, min=0.05, max=1.0, step=0.05,
-                                            description="positive if IoU ≥"),
-        "negative_iou": widgets.FloatSlider(value=negative_iou, min=0.0, max=1.0, step=0.05,
-                                            description="negative if IoU <"),
-    }
-
-    def keep_order(c, changed):
-        if c["negative_iou"].value > c["positive_iou"].value:
-            if changed == "negative_iou":
-                c["positive_iou"].value = c["negative_iou"].value
-            else:
-                c["negative_iou"].value = c["positive_iou"].value
+    controls, keep_order = iou_threshold_controls(positive_iou, negative_iou)
     return Explorer(draw_proposal_labels, controls, fixed={"image": image, "proposals": proposals,
                                                            "gt_boxes": gt_boxes},
                     constrain=keep_order, title="Labelling proposals by IoU")
