@@ -29,7 +29,7 @@ from lecturelib.conv_arithmetic import (conv_output_size, conv_parameter_count,
 from lecturelib.ops.conv import conv_transpose2d
 
 from .. import viz
-from ._explorer import EXPLORER_DPI, Explorer, figure_axes
+from ._explorer import Explorer, figure_axes
 
 __all__ = ["draw_conv", "draw_receptive_field", "conv_explorer", "receptive_field_explorer"]
 
