@@ -133,16 +133,16 @@ def _batch(data, config, g):
     return torch.stack(images), targets
 
 
-def _rpn_step(model, conv, image_size, targets, config, g, proposals: bool = True):
-    """The RPN's two losses on a batch, and (``proposals``) its detached proposals for the box
-    head."""
+def _rpn_step(model, conv, image_size, targets, config, g, with_proposals: bool = True):
+    """The RPN's two losses on a batch, and (``with_proposals``) its detached proposals for the
+    box head."""
     objectness, deltas, anchors = model.rpn_outputs(conv)
     border = image_size if config["ignore_cross_boundary"] else None
     labelled = [label_anchors(anchors, t["boxes"], image_size=border) for t in targets]
     losses = rpn_loss(objectness, deltas, anchors, torch.stack([lab for lab, _ in labelled]),
                       torch.stack([m for _, m in labelled]), config["rpn_batch_size"],
                       config["rpn_positive_fraction"], g)
-    if not proposals:
+    if not with_proposals:
         return losses, None
     boxes = decode_proposals(deltas, anchors)
     proposals = [filter_proposals(boxes[i], objectness[i], image_size, config["rpn_pre_nms_top_n"],
@@ -229,7 +229,7 @@ def build_faster_rcnn(seed: int = 0, progress: bool = True, schedule: str = "joi
     def rpn_only(net):
         def losses(images, targets):
             return _rpn_step(net, net.backbone.features(images), size, targets, config, g,
-                             proposals=False)[0]
+                             with_proposals=False)[0]
         return losses
 
     def detector_on(net, proposer):
