@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .checkpoints import save_weights, train_command
+from .checkpoints import checkpoint_name, save_weights, train_command
 from .models import MODELS
 
 DEFAULT_SCHEDULE = "joint"
@@ -27,15 +27,15 @@ def _schedule(name: str, args) -> dict:
 def _train(name: str, args) -> dict:
     schedule = _schedule(name, args)
     model, summary = MODELS[name].build(seed=args.seed, **schedule)
-    checkpoint = "_".join([name, *schedule.values()])
-    save_weights(checkpoint, model, summary, train_command(name, args.seed, **schedule))
+    save_weights(checkpoint_name(name, **schedule), model, summary,
+                 train_command(name, args.seed, **schedule))
     return summary
 
 
 def _evaluate(name: str, args) -> dict:
-    recipe = MODELS[name]
-    return {**recipe.evaluate(recipe.load(**_schedule(name, args)), split=args.split,
-                              num_images=args.num_images), **_schedule(name, args)}
+    recipe, schedule = MODELS[name], _schedule(name, args)
+    return {**recipe.evaluate(recipe.load(**schedule), split=args.split,
+                              num_images=args.num_images), **schedule}
 
 
 def main(argv=None) -> int:

@@ -57,6 +57,11 @@ def load_checkpoint(name: str, folder: Path | None = None) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def checkpoint_name(model: str, schedule: str | None = None) -> str:
+    """The checkpoint of ``model`` trained with ``schedule`` (None: its default one)."""
+    return model if schedule is None else f"{model}_{schedule}"
+
+
 def train_command(model: str, seed: int = 0, schedule: str | None = None) -> str:
     """The command that trains ``model`` (recorded in the manifest beside its checkpoint)."""
     return (f"python -m lecturelib train {model}" + (f" --schedule {schedule}" if schedule else "")

@@ -289,10 +289,10 @@ def _loss_summary(history: list[float]) -> dict:
 
 def load_faster_rcnn(schedule: str = "joint") -> FasterRCNN:
     """The shipped Faster R-CNN trained with ``schedule`` ("joint" or "alternating")."""
-    from ..checkpoints import load_weights
+    from ..checkpoints import checkpoint_name, load_weights
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    return load_weights("faster_rcnn" if schedule == "joint" else "faster_rcnn_alternating",
+    return load_weights(checkpoint_name("faster_rcnn", None if schedule == "joint" else schedule),
                         FasterRCNN())
 
 
