@@ -88,9 +88,3 @@ def make_anchors(feature_size, stride, sizes, aspect_ratios, *, centred: bool = 
     cy, cx = torch.meshgrid(ys, xs, indexing="ij")
     centres = torch.stack([cx, cy, cx, cy], dim=-1).reshape(-1, 1, 4)
     return (centres + cell[None]).reshape(-1, 4)
-
-
-def anchors_per_location(sizes, aspect_ratios) -> int:
-    """A: how many anchors each cell gets."""
-    return len(_positive_numbers(sizes, "sizes")) * len(_positive_numbers(aspect_ratios,
-                                                                          "aspect_ratios"))
