@@ -55,3 +55,10 @@ def test_draw_rpn_proposals_equal_filter_proposals():
     assert 0.0 <= r["recall"] <= 1.0
     e = rpn_proposals_explorer(image, anchors, objectness, gt)
     assert e.set(post_nms_top_n=5)["kept"] == 5
+
+
+def test_anchor_explorer_defaults_are_the_course_anchors():
+    from lecturelib.models.faster_rcnn import ANCHOR_SIZES, ASPECT_RATIOS
+    image, gt = scene()
+    r = draw_anchors(image, gt)
+    assert tuple(r["sizes"]) == ANCHOR_SIZES and tuple(r["aspect_ratios"]) == ASPECT_RATIOS

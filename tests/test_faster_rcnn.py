@@ -20,8 +20,8 @@ def test_faster_rcnn_is_fast_rcnn_with_an_rpn():
     assert set(FastRCNN().state_dict()) < set(model.state_dict())         # + rpn.*
     conv = model.backbone.features(torch.rand(2, 3, 128, 128))
     objectness, deltas, anchors = model.rpn_outputs(conv)
-    assert objectness.shape == (2, 32 * 32 * 9) and deltas.shape == (2, 32 * 32 * 9, 4)
-    assert anchors.shape == (32 * 32 * 9, 4)
+    assert objectness.shape == (2, 32 * 32 * 12) and deltas.shape == (2, 32 * 32 * 12, 4)
+    assert anchors.shape == (32 * 32 * 12, 4)
     out = model.detect(torch.rand(3, 128, 128))
     assert set(out) == {"boxes", "scores", "labels"}
     assert ((out["labels"] >= 1) & (out["labels"] <= 3)).all() and (out["scores"] > 0.05).all()
@@ -84,9 +84,10 @@ def test_bad_schedules_and_options_are_refused():
 
 def test_shipped_faster_rcnn_is_at_least_as_accurate_as_fast_rcnn_and_its_rpn_beats_selective_search():
     # The targets on the 128 test scenes. Measured on the shipped checkpoints:
-    # Faster R-CNN AP50 0.924 / AP 0.611 vs Fast R-CNN 0.879 / 0.576; RPN recall at 50 proposals
-    # 0.969 vs selective search's 0.703; at 300, 0.993 (455 of 458 objects) vs all of selective
-    # search's ~257 proposals per image, 0.996 (456); at 1000, 0.998.
+    # Faster R-CNN AP50 0.922 / AP 0.592 vs Fast R-CNN 0.879 / 0.576; RPN recall at 50 proposals
+    # 0.959 vs selective search's 0.703; at 300, 0.998 (457 of 458 objects) vs all of selective
+    # search's ~257 proposals per image, 0.996 (456). (With three anchor sizes, 16-64 px, the
+    # RPN reached 0.993 at 300: an 88-px object had no anchor above IoU 0.53.)
     from lecturelib.models import evaluate_detector, evaluate_rpn, load_fast_rcnn, load_faster_rcnn
     faster = evaluate_detector(load_faster_rcnn(), "test", progress=False)
     fast = evaluate_detector(load_fast_rcnn(), "test", progress=False)
@@ -94,7 +95,7 @@ def test_shipped_faster_rcnn_is_at_least_as_accurate_as_fast_rcnn_and_its_rpn_be
     assert faster["forward_passes_per_image"] == 1.0 and "proposal_seconds_per_image" not in faster
     rpn = evaluate_rpn(load_faster_rcnn(), "test", progress=False, timing_images=2)
     assert rpn["rpn_recall_50"] >= rpn["selective_search_recall_50"] + 0.10
-    assert rpn["rpn_recall_300"] >= rpn["selective_search_recall_2000"] - 2 / 458
+    assert rpn["rpn_recall_300"] >= rpn["selective_search_recall_2000"]
     assert rpn["rpn_recall_1000"] >= rpn["selective_search_recall_2000"]
     assert all(rpn[f"rpn_recall_{n}"] <= rpn[f"rpn_recall_{m}"]
                for n, m in [(10, 50), (50, 100), (100, 300), (300, 1000), (1000, 2000)])

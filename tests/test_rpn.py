@@ -9,7 +9,7 @@ from torchvision.models.detection.rpn import RPNHead as TorchvisionRPNHead
 
 from lecturelib import ops
 from lecturelib.models.rpn import (RPNHead, decode_proposals, filter_proposals,
-                                   flatten_predictions, label_anchors, rpn_loss)
+                                   flatten_predictions, label_anchors, propose_one, rpn_loss)
 
 SIZES, RATIOS, IMAGE, STRIDE, CHANNELS = (16, 32), (0.5, 1.0, 2.0), (64, 64), 4, 8
 
@@ -44,6 +44,42 @@ def ours_forward(head, features):
     objectness, deltas = flatten_predictions(*head(features))
     anchors = ops.make_anchors(features.shape[-2:], STRIDE, SIZES, RATIOS)
     return objectness, deltas, anchors, decode_proposals(deltas, anchors)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_propose_one_is_decode_then_filter(seed):
+    """The fast path (top-n first, then decode only those) gives the same bits as decoding
+    every anchor and filtering, and as torchvision's RPN in eval mode."""
+    ours, rpn = make_pair(seed)
+    features, _ = scenes(seed)
+    rpn.eval()
+    with torch.no_grad():
+        expected, _ = rpn(ImageList(torch.zeros(2, 3, *IMAGE), [IMAGE] * 2), {"0": features})
+        objectness, deltas, anchors, boxes = ours_forward(ours, features)
+    for i in range(2):
+        for pre, post in ((300, 100), (50, 10), (10_000, 10_000)):
+            slow = filter_proposals(boxes[i], objectness[i], IMAGE, pre, post)
+            fast = propose_one(objectness[i], deltas[i], anchors, IMAGE, pre, post)
+            assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+        torch.testing.assert_close(propose_one(objectness[i], deltas[i], anchors, IMAGE, 300,
+                                               100)[0], expected[i])
+
+
+def test_propose_one_rejects_non_finite_and_bad_shapes():
+    objectness, deltas = torch.zeros(6), torch.zeros(6, 4)
+    anchors = torch.tensor([[0, 0, 10, 10.]] * 6)
+    bad = objectness.clone()
+    bad[3] = float("nan")
+    with pytest.raises(ValueError, match="objectness contains NaN"):
+        propose_one(bad, deltas, anchors, (20, 20))
+    bad = deltas.clone()
+    bad[2, 1] = float("inf")
+    with pytest.raises(ValueError, match="deltas contain NaN or infinite"):
+        propose_one(objectness, bad, anchors, (20, 20))
+    with pytest.raises(ValueError, match=r"objectness Float\[A\], deltas and anchors"):
+        propose_one(objectness, deltas[:5], anchors, (20, 20))
+    with pytest.raises(ValueError, match="pre_nms_top_n must be a positive int"):
+        propose_one(objectness, deltas, anchors, (20, 20), pre_nms_top_n=0)
 
 
 @pytest.mark.parametrize("seed", range(3))

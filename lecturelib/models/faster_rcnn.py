@@ -3,7 +3,7 @@ Proposal Network on the same conv map, so proposals cost almost nothing.
 
     image Float[3, 128, 128]
       backbone.features        -> conv map Float[64, 32, 32]            (once, shared by both)
-      rpn                      -> 9 anchors per cell (3 sizes × 3 ratios): objectness, deltas
+      rpn                      -> 12 anchors per cell (4 sizes × 3 ratios): objectness, deltas
       decode + filter_proposals-> proposals, best first                 (lecturelib.models.rpn)
       roi_heads                -> RoI pooling 4 × 4, fc6, fc7, cls_score, bbox_pred  (Fast R-CNN)
       postprocess_detections   -> detections                            (models.detector)
@@ -40,9 +40,9 @@ from .backbone import load_pretrained
 from .detector import NUM_CLASSES, mirror
 from .fast_rcnn import BOX_WEIGHTS, FastRCNN, multitask_loss
 from .rpn import RPNHead, decode_proposals, filter_proposals, flatten_predictions, label_anchors, \
-    rpn_loss
+    propose_one, rpn_loss
 
-ANCHOR_SIZES = (16, 32, 64)          # pixels: the objects of the scenes are 11-84 px, median 28
+ANCHOR_SIZES = (12, 24, 48, 96)   # px, octaves: the objects are 10-89 px (sqrt of area), median 29
 ASPECT_RATIOS = (0.5, 1.0, 2.0)      # h / w
 SCHEDULES = ("joint", "alternating")
 DEFAULTS = dict(train_images=512, steps=6000, images_per_batch=2, lr=1e-3, lr_drop=0.75,
@@ -81,9 +81,8 @@ class FasterRCNN(FastRCNN):
         """The RPN's proposals for each image of ``conv``: a list of (boxes Float[P, 4],
         scores Float[P]), best first (torchvision's test-time 1000 / 1000 by default)."""
         objectness, deltas, anchors = self.rpn_outputs(conv)
-        boxes = decode_proposals(deltas, anchors)
-        return [filter_proposals(boxes[i], objectness[i], image_size, pre_nms_top_n,
-                                 post_nms_top_n, nms_threshold) for i in range(len(conv))]
+        return [propose_one(objectness[i], deltas[i], anchors, image_size, pre_nms_top_n,
+                            post_nms_top_n, nms_threshold) for i in range(len(conv))]
 
     @torch.no_grad()
     def detect(self, image: torch.Tensor, proposals=None, nms_threshold: float = 0.5,

@@ -159,8 +159,15 @@ def _filter(boxes, objectness, image_size, pre_nms_top_n, post_nms_top_n, nms_th
     checks are not repeated step by step)."""
     objectness = objectness.detach()
     top = objectness.topk(min(pre_nms_top_n, len(objectness))).indices
-    boxes = clip_boxes_to_image(boxes.detach()[top], tuple(image_size))
-    scores = torch.sigmoid(objectness[top])
+    return _after_top_n(boxes.detach()[top], objectness[top], image_size, post_nms_top_n,
+                        nms_threshold, min_size, score_threshold)
+
+
+def _after_top_n(boxes, logits, image_size, post_nms_top_n, nms_threshold, min_size,
+                 score_threshold):
+    """The stages after the top-n, on the top-n boxes and logits, best first."""
+    boxes = clip_boxes_to_image(boxes, tuple(image_size))
+    scores = torch.sigmoid(logits)
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     keep = (width >= min_size) & (height >= min_size) & (scores >= score_threshold)
     boxes, scores = boxes[keep], scores[keep]
@@ -169,6 +176,40 @@ def _filter(boxes, objectness, image_size, pre_nms_top_n, post_nms_top_n, nms_th
     keep = implementation("nms", None, boxes, scores)(boxes, scores, nms_threshold)
     keep = keep[:post_nms_top_n]
     return boxes[keep], scores[keep]
+
+
+def propose_one(objectness: torch.Tensor, deltas: torch.Tensor, anchors: torch.Tensor,
+                image_size, pre_nms_top_n: int = 1000, post_nms_top_n: int = 1000,
+                nms_threshold: float = 0.7, min_size: float = 1e-3,
+                score_threshold: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's proposals straight from the head: logits Float[A], deltas Float[A, 4] and
+    anchors Float[A, 4] -> (boxes Float[P, 4], scores Float[P]), best first.
+
+    The same boxes and scores as ``filter_proposals(decode_proposals(deltas[None], anchors)[0],
+    objectness, ...)`` (a test compares them), in less time: decoding is one box at a time, so
+    only the ``pre_nms_top_n`` anchors that survive the top-n are decoded (1000 of 12288 here),
+    and the inputs are checked once, not by each stage.
+    """
+    if objectness.ndim != 1 or deltas.shape != (len(objectness), 4) or \
+            anchors.shape != deltas.shape:
+        raise ValueError(f"propose_one needs objectness Float[A], deltas and anchors Float[A, 4]; "
+                         f"got {tuple(objectness.shape)}, {tuple(deltas.shape)} and "
+                         f"{tuple(anchors.shape)}")
+    pre_nms_top_n = _check_top_n(pre_nms_top_n, "pre_nms_top_n")
+    post_nms_top_n = _check_top_n(post_nms_top_n, "post_nms_top_n")
+    nms_threshold = check_threshold(nms_threshold, "nms_threshold")
+    objectness, deltas = objectness.detach(), deltas.detach()
+    if not bool(torch.isfinite(objectness).all()):
+        raise ValueError("the RPN's objectness contains NaN or infinite logits (did training "
+                         "diverge?)")
+    top = objectness.topk(min(pre_nms_top_n, len(objectness))).indices
+    chosen = deltas[top]                    # only the chosen anchors' deltas reach the output
+    if not bool(torch.isfinite(chosen).all()):
+        raise ValueError("the RPN's deltas contain NaN or infinite values (did training diverge?)")
+    decode = implementation("decode_boxes", None, deltas)
+    boxes = decode(chosen, anchors[top], RPN_WEIGHTS, BBOX_XFORM_CLIP)
+    return _after_top_n(boxes, objectness[top], image_size, post_nms_top_n, nms_threshold,
+                        min_size, score_threshold)
 
 
 def decode_proposals(deltas: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:

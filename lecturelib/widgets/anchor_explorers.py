@@ -34,7 +34,7 @@ def anchor_sizes(smallest: float, scales: int) -> tuple[float, ...]:
     return tuple(float(smallest) * 2 ** k for k in range(scales))
 
 
-def draw_anchors(image, gt_boxes=None, smallest: float = 16, scales: int = 3,
+def draw_anchors(image, gt_boxes=None, smallest: float = 12, scales: int = 4,
                  ratios: str = "0.5, 1, 2", stride: int = 4, cell_x: int = 16, cell_y: int = 16,
                  fig: Figure | None = None) -> dict:
     """The anchors of an image: every ``stride``-th pixel is a centre (dots), and the A anchors
@@ -82,7 +82,7 @@ def draw_anchors(image, gt_boxes=None, smallest: float = 16, scales: int = 3,
             "readout": readout, "figure": fig}
 
 
-def anchors_explorer(image, gt_boxes=None, smallest: float = 16, scales: int = 3,
+def anchors_explorer(image, gt_boxes=None, smallest: float = 12, scales: int = 4,
                      ratios: str = "0.5, 1, 2", stride: int = 4) -> Explorer:
     """Sliders for the anchor sizes, aspect ratios, stride and the cell shown."""
     height, width = torch.as_tensor(image).shape[-2:]
