@@ -24,6 +24,8 @@ assert torch.allclose(ops.box_iou(b, b, backend="triton"), torchvision.ops.box_i
 x = torch.randn(1, 3, 8, 8, requires_grad=True); rois = torch.tensor([[0, 0, 0, 20, 20.]])
 assert torch.equal(ops.roi_pool(x, rois, 2, 0.5, backend="triton"),
                    torchvision.ops.roi_pool(x, rois, 2, 0.5))
+assert torch.equal(ops.roi_align(x, rois, 2, 0.5, 2, True, backend="triton"),
+                   torchvision.ops.roi_align(x, rois, 2, 0.5, 2, True))
 w = torch.randn(4, 3, 3, 3)
 assert torch.allclose(ops.conv2d(x, w, padding=1, backend="triton"),
                       torch.nn.functional.conv2d(x, w, padding=1), atol=1e-4)

@@ -1,4 +1,4 @@
-"""Argument checks and RoI geometry shared by ``roi_pool`` (and later ``roi_align``)."""
+"""Argument checks and RoI geometry shared by ``roi_pool`` and ``roi_align``."""
 from __future__ import annotations
 
 import math
@@ -113,3 +113,36 @@ def bin_ranges(geometry, pooled: tuple[int, int], height: int, width: int, clamp
             lo, hi = lo.clamp(0, limit), hi.clamp(0, limit)
         return torch.stack([lo, hi], dim=2)
     return edges(start_h, bin_h, pooled[0], height), edges(start_w, bin_w, pooled[1], width)
+
+
+def check_sampling_ratio(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"sampling_ratio must be an int (<= 0: adaptive, ceil(bin size) samples "
+                         f"per side; k > 0: k × k samples per bin), got {value!r}")
+    return value
+
+
+def roi_align_geometry(rois: torch.Tensor, spatial_scale: float, pooled: tuple[int, int],
+                       sampling_ratio: int, aligned: bool):
+    """Per RoI, in the input's dtype with torchvision's arithmetic, so every path samples the
+    same points: batch index (int64), the RoI's top-left corner on the map (start_h, start_w),
+    its bin size (bin_h, bin_w) and the samples per bin side (grid_h, grid_w, int64)::
+
+        start = coord · scale − offset (offset 0.5 when aligned, else 0; nothing rounded)
+        size = end − start, at least 1 when not aligned;  bin = size / pooled
+        grid = sampling_ratio if > 0 else ceil(bin)
+    """
+    scale = torch.tensor(spatial_scale, dtype=rois.dtype, device=rois.device)
+    offset = 0.5 if aligned else 0.0
+    corners = rois[:, 1:] * scale - offset                  # x1, y1, x2, y2 on the map
+    width, height = corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]
+    if not aligned:
+        width, height = width.clamp(min=1.0), height.clamp(min=1.0)
+    bin_h, bin_w = height / pooled[0], width / pooled[1]
+    if sampling_ratio > 0:
+        grid_h = torch.full_like(bin_h, sampling_ratio, dtype=torch.int64)
+        grid_w = grid_h.clone()
+    else:
+        grid_h, grid_w = torch.ceil(bin_h).to(torch.int64), torch.ceil(bin_w).to(torch.int64)
+    return (rois[:, 0].to(torch.int64), corners[:, 1], corners[:, 0], bin_h, bin_w, grid_h,
+            grid_w)

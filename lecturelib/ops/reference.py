@@ -180,3 +180,82 @@ def make_anchors_reference(feature_size, stride, sizes, aspect_ratios,
                     half_h = np.rint(h_ratio * f32(size) / f32(2))
                     rows.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
     return torch.tensor(np.array(rows, dtype=np.float32).reshape(-1, 4))
+
+
+def bilinear_sample(plane: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The value of a feature map Float[C, H, W] at the real point (y, x), in cell units (cell
+    (i, j) has its value at y = i, x = j): a weighted mean of the four cells around the point.
+    Returns Float[C].
+
+    With ``y0 = floor(y)``, ``ly = y - y0`` (and the same for x), the weights are
+    ``(1 - ly)(1 - lx)``, ``(1 - ly) lx``, ``ly (1 - lx)``, ``ly lx`` for the cells
+    (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1). At the border, torchvision's rules:
+    a point more than one cell outside the map gives 0; a point in the one-cell margin is moved
+    onto the map's edge (y < 0 -> 0, y > H - 1 -> H - 1). ``y`` and ``x`` are 0-d tensors, so
+    autograd gives the gradient with respect to the point too.
+    """
+    height, width = plane.shape[-2:]
+    if not (-1.0 <= y.item() <= height and -1.0 <= x.item() <= width):   # NaN lands here too
+        return plane.new_zeros(plane.shape[0])
+    y, x = torch.clamp(y, min=0), torch.clamp(x, min=0)
+    y0, x0 = int(y.item()), int(x.item())
+    if y0 >= height - 1:
+        y0 = y1 = height - 1
+        y = y.new_tensor(float(y0))          # on the last row: no slope in y
+    else:
+        y1 = y0 + 1
+    if x0 >= width - 1:
+        x0 = x1 = width - 1
+        x = x.new_tensor(float(x0))
+    else:
+        x1 = x0 + 1
+    ly, lx = y - y0, x - x0
+    hy, hx = 1 - ly, 1 - lx
+    return (hy * hx * plane[:, y0, x0] + hy * lx * plane[:, y0, x1]
+            + ly * hx * plane[:, y1, x0] + ly * lx * plane[:, y1, x1])
+
+
+def roi_align_bin(plane: torch.Tensor, y_start, x_start, bin_h, bin_w, grid_h: int,
+                  grid_w: int) -> torch.Tensor:
+    """One RoIAlign bin: the mean of ``grid_h × grid_w`` bilinear samples at the centres of a
+    regular grid over the bin whose top-left corner is (y_start, x_start) and size
+    bin_h × bin_w (cell units, real numbers: nothing is rounded). Float[C, H, W] -> Float[C]."""
+    total = plane.new_zeros(plane.shape[0])
+    for iy in range(grid_h):
+        y = y_start + (iy + 0.5) * bin_h / grid_h
+        for ix in range(grid_w):
+            x = x_start + (ix + 0.5) * bin_w / grid_w
+            total = total + bilinear_sample(plane, y, x)
+    return total / max(grid_h * grid_w, 1)
+
+
+def roi_align_reference(x: torch.Tensor, rois: torch.Tensor, output_size: tuple[int, int],
+                        spatial_scale: float, sampling_ratio: int = -1,
+                        aligned: bool = False) -> torch.Tensor:
+    """RoIAlign with explicit loops: Float[N, C, H, W], Float[K, 5] -> Float[K, C, oh, ow].
+
+    For each RoI: scale its corners to the map (× ``spatial_scale``, minus half a cell when
+    ``aligned``), *without rounding*; split it into oh × ow equal bins; each bin is the mean of
+    ``sampling_ratio²`` bilinear samples (``sampling_ratio <= 0``: ``ceil(bin size)`` per side,
+    so roughly one sample per cell). Not aligned, an RoI is at least 1 × 1 cell (torchvision's
+    legacy rule). Differentiable through autograd with respect to ``x`` and to the RoIs' corners.
+    """
+    oh, ow = output_size
+    offset = 0.5 if aligned else 0.0
+    out = []
+    for roi in rois:
+        b = int(roi[0].item())
+        x1, y1, x2, y2 = (c * spatial_scale - offset for c in roi[1:])
+        roi_w, roi_h = x2 - x1, y2 - y1
+        if not aligned:                      # the legacy rule: at least one cell
+            roi_w, roi_h = torch.clamp(roi_w, min=1.0), torch.clamp(roi_h, min=1.0)
+        bin_h, bin_w = roi_h / oh, roi_w / ow
+        grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(bin_h.item())
+        grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(bin_w.item())
+        bins = [roi_align_bin(x[b], y1 + ph * bin_h, x1 + pw * bin_w, bin_h, bin_w, grid_h,
+                              grid_w)
+                for ph in range(oh) for pw in range(ow)]
+        out.append(torch.stack(bins, dim=1).reshape(x.shape[1], oh, ow))
+    if not out:   # no RoI: an empty result that is still a function of x (zero gradient)
+        return x[:0, :, :1, :1].expand(0, x.shape[1], oh, ow)
+    return torch.stack(out)

@@ -32,6 +32,9 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     ``boxes``: Tensor[K, 5] ``(batch_index, x1, y1, x2, y2)`` or a list of Tensor[L_i, 4].
     """
     check_input(input)
+    if input.dtype in (torch.float16, torch.bfloat16):   # computed in float32, returned as given
+        return roi_pool(input.float(), boxes, output_size, spatial_scale,
+                        backend=backend).to(input.dtype)
     pooled = check_output_size(output_size)
     spatial_scale = check_spatial_scale(spatial_scale)
     rois = rois_from_boxes(boxes, input)
