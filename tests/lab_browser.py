@@ -73,6 +73,8 @@ EXPLORER_CHECKS = [
     ExplorerCheck("06_faster_rcnn.ipynb", "anchor_label_explorer(", "positive if IoU ≥", 0.5),
     ExplorerCheck("06_faster_rcnn.ipynb", "rpn_proposals_explorer(", "keep N after NMS", 5,
                   r"5 proposals, the first 5 drawn"),
+    ExplorerCheck("07_roi_align.ipynb", "roi_align_explorer(", "samples/side (0: auto)", 3,
+                  r"samples 9 points per bin"),
 ]
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

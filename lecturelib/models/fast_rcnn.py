@@ -18,11 +18,12 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ..data import SyntheticShapes
 from ..matching import BETWEEN_THRESHOLDS, match_proposals, sample_balanced
-from ..ops import box_iou, decode_boxes, encode_boxes, roi_pool
+from ..ops import box_iou, decode_boxes, encode_boxes, roi_align, roi_pool
 from .backbone import Backbone, load_pretrained
 from .detector import NUM_CLASSES, mirror, postprocess_detections
 from .proposals import proposals_for
@@ -31,15 +32,27 @@ BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 POOLED = Backbone.pool5_size   # RoI pooling output: what the replaced max-pool gave a 32 × 32 crop
 DEFAULTS = dict(train_images=512, steps=1000, images_per_batch=2, rois_per_image=64,
                 foreground_fraction=0.25, foreground_iou=0.5, background_iou=(0.1, 0.5),
-                lr=1e-3)
+                lr=1e-3, pooling="roi_pool", aligned=False, sampling_ratio=2, feature_stride=4)
+POOLINGS = ("roi_pool", "roi_align")
 
 
 class FastRCNN(nn.Module):
     needs_proposals = True
 
-    def __init__(self, num_classes: int = NUM_CLASSES):
+    def __init__(self, num_classes: int = NUM_CLASSES, pooling: str = "roi_pool",
+                 aligned: bool = False, sampling_ratio: int = 2, feature_stride: int = 4):
+        """``pooling``: "roi_pool" (Fast R-CNN's) or "roi_align" (Mask R-CNN's, with
+        ``aligned`` and ``sampling_ratio``); ``feature_stride``: pool the conv map (max, 2 × 2
+        steps) to this stride before the RoIs are pooled — 4 is the backbone's own; 8, 16 make
+        the grid coarser, for lesson 7's measurement of what quantisation costs."""
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if feature_stride not in (4, 8, 16, 32):
+            raise ValueError(f"feature_stride must be 4, 8, 16 or 32, got {feature_stride!r}")
         self.num_classes = num_classes
+        self.pooling, self.aligned, self.sampling_ratio = pooling, aligned, sampling_ratio
+        self.feature_stride = feature_stride
         self.backbone = Backbone(num_classes=num_classes)      # its classifier stays unused
         self.cls_score = nn.Linear(self.backbone.fc7_size, num_classes + 1)
         self.bbox_pred = nn.Linear(self.backbone.fc7_size, 4 * num_classes)
@@ -54,7 +67,15 @@ class FastRCNN(nn.Module):
     def roi_heads(self, conv: torch.Tensor, rois: torch.Tensor, backend: str | None = None):
         """The part after the shared conv map: conv Float[N, 64, H/4, W/4], rois Float[R, 5] ->
         class logits Float[R, K + 1], deltas Float[R, 4K]."""
-        pooled = roi_pool(conv, rois, POOLED, 1.0 / self.backbone.stride, backend=backend)
+        factor = self.feature_stride // self.backbone.stride
+        if factor > 1:
+            conv = F.max_pool2d(conv, factor)
+        scale = 1.0 / self.feature_stride
+        if self.pooling == "roi_align":
+            pooled = roi_align(conv, rois, POOLED, scale, self.sampling_ratio, self.aligned,
+                               backend=backend)
+        else:
+            pooled = roi_pool(conv, rois, POOLED, scale, backend=backend)
         fc7 = self.backbone.fc7_features(pooled)
         return self.cls_score(fc7), self.bbox_pred(fc7)
 
@@ -129,7 +150,8 @@ def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
     start = time.perf_counter()
     data = SyntheticShapes("train", num_images=config["train_images"])
     proposals, _ = proposals_for(data, progress=progress)
-    model = FastRCNN()
+    model = FastRCNN(pooling=config["pooling"], aligned=config["aligned"],
+                     sampling_ratio=config["sampling_ratio"], feature_stride=config["feature_stride"])
     load_pretrained(model.backbone)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     model.train()

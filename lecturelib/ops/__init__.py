@@ -12,7 +12,7 @@ Modules, in reading order:
 - :mod:`~lecturelib.ops.roi_pool` — ``roi_pool`` (Fast R-CNN's RoI max pooling) and
   ``roi_pool_bins`` (where its bins lie);
 - :mod:`~lecturelib.ops.roi_align` — ``roi_align`` (Mask R-CNN's bilinear RoI pooling, no
-  rounding);
+  rounding) and ``roi_align_samples`` (where it samples);
 - :mod:`~lecturelib.ops.conv` — ``conv2d``, ``conv_transpose2d`` and the readable ways to compute
   them (loops, im2col, zero insertion);
 - :mod:`~lecturelib.ops.reference` — the plain-loop version of every op, what a lesson reads;
@@ -27,11 +27,12 @@ from .box_coder import decode_boxes, encode_boxes
 from .boxes import box_area, box_convert, box_iou, clip_boxes_to_image, remove_small_boxes
 from .conv import conv2d, conv_transpose2d
 from .nms import batched_nms, nms
-from .roi_align import roi_align
+from .roi_align import roi_align, roi_align_samples
 from .roi_pool import roi_pool, roi_pool_bins
 
 __all__ = [
     "box_area", "box_convert", "box_iou", "clip_boxes_to_image", "remove_small_boxes",
     "nms", "batched_nms", "encode_boxes", "decode_boxes", "roi_pool", "roi_pool_bins", "roi_align",
+    "roi_align_samples",
     "conv2d", "conv_transpose2d", "make_anchors", "BACKENDS", "TABLE", "triton_available",
 ]

@@ -53,6 +53,31 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
                                                        sampling_ratio, aligned)
 
 
+def roi_align_samples(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0,
+                      sampling_ratio: int = -1, aligned: bool = False) -> list[torch.Tensor]:
+    """Where ``roi_align(input, boxes, ...)`` samples, without sampling: for each RoI a
+    Float[oh, ow, gh * gw, 2] tensor of the (y, x) points on the map that each bin averages,
+    row by row — the geometry every path computes, for lessons and explorers."""
+    check_input(input)
+    pooled = check_output_size(output_size)
+    sampling_ratio = check_sampling_ratio(sampling_ratio)
+    rois = rois_from_boxes(boxes, input).detach()
+    geometry = roi_align_geometry(rois, check_spatial_scale(spatial_scale), pooled,
+                                  sampling_ratio, aligned)
+    out = []
+    for k in range(len(rois)):
+        _, start_h, start_w, bin_h, bin_w, gh, gw = (g[k] for g in geometry)
+        ph = torch.arange(pooled[0], dtype=rois.dtype)[:, None, None, None]
+        pw = torch.arange(pooled[1], dtype=rois.dtype)[None, :, None, None]
+        iy = torch.arange(int(gh), dtype=rois.dtype)[None, None, :, None]
+        ix = torch.arange(int(gw), dtype=rois.dtype)[None, None, None, :]
+        y = start_h + ph * bin_h + (iy + 0.5) * bin_h / gh.to(rois.dtype)
+        x = start_w + pw * bin_w + (ix + 0.5) * bin_w / gw.to(rois.dtype)
+        y, x = torch.broadcast_tensors(y, x)
+        out.append(torch.stack([y, x], dim=-1).reshape(pooled[0], pooled[1], -1, 2))
+    return out
+
+
 def roi_align_cpu(x, rois, pooled, spatial_scale, sampling_ratio, aligned):
     """The CPU path: the numba loops, forward and backward (input and boxes), as one autograd
     function."""

@@ -69,6 +69,15 @@ def default_feature(spatial_scale: float = 0.125, image_size: int = IMAGE_SIZE) 
     return _photo_map(size).copy()
 
 
+def check_roi(roi_x, roi_y, roi_w, roi_h) -> None:
+    """An explorer's RoI: finite corner, non-negative size (else a ValueError naming it)."""
+    for name, v in (("roi_x", roi_x), ("roi_y", roi_y), ("roi_w", roi_w), ("roi_h", roi_h)):
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+    if roi_w < 0 or roi_h < 0:
+        raise ValueError(f"roi_w and roi_h must be >= 0, got {roi_w!r}, {roi_h!r}")
+
+
 # ---------------------------------------------------------------------------------------------
 def _roi_pool_axes(fig: Figure) -> list:
     """The map and the pooled output side by side, with one legend for both."""
@@ -117,11 +126,7 @@ def draw_roi_pool(roi_x: float = 21.0, roi_y: float = 29.5, roi_w: float = 75.0,
     computation as plain text, line by line), ``readout`` (the same as HTML) and ``figure``.
     """
     spatial_scale = check_spatial_scale(spatial_scale)
-    for name, v in (("roi_x", roi_x), ("roi_y", roi_y), ("roi_w", roi_w), ("roi_h", roi_h)):
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {v!r}")
-    if roi_w < 0 or roi_h < 0:
-        raise ValueError(f"roi_w and roi_h must be >= 0, got {roi_w!r}, {roi_h!r}")
+    check_roi(roi_x, roi_y, roi_w, roi_h)
     if feature is None:
         feature = default_feature(spatial_scale)
     feature = torch.as_tensor(np.asarray(feature, dtype=np.float32))

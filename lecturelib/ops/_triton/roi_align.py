@@ -44,23 +44,29 @@ def _sample(y, x, H, W):
 
 
 @triton.jit
+def _bin(pid, batch_ptr, start_h_ptr, start_w_ptr, bin_h_ptr, bin_w_ptr, grid_h_ptr, grid_w_ptr,
+         POOLED_H: tl.constexpr, POOLED_W: tl.constexpr):
+    """Program ``pid``'s bin (ph, pw) and its RoI's geometry: image, top-left corner, bin size,
+    samples per side."""
+    k = pid // (POOLED_H * POOLED_W)
+    ph = (pid // POOLED_W) % POOLED_H
+    pw = pid % POOLED_W
+    return (ph, pw, tl.load(batch_ptr + k), tl.load(start_h_ptr + k), tl.load(start_w_ptr + k),
+            tl.load(bin_h_ptr + k), tl.load(bin_w_ptr + k),
+            tl.load(grid_h_ptr + k).to(tl.int32), tl.load(grid_w_ptr + k).to(tl.int32))
+
+
+@triton.jit
 def _roi_align_forward_kernel(x_ptr, batch_ptr, start_h_ptr, start_w_ptr, bin_h_ptr, bin_w_ptr,
                               grid_h_ptr, grid_w_ptr, out_ptr, C, H, W,
                               POOLED_H: tl.constexpr, POOLED_W: tl.constexpr,
                               BLOCK_C: tl.constexpr):
     pid = tl.program_id(0)
-    k = pid // (POOLED_H * POOLED_W)
-    ph = (pid // POOLED_W) % POOLED_H
-    pw = pid % POOLED_W
     channels = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     c_ok = channels < C
-    b = tl.load(batch_ptr + k)
-    start_h = tl.load(start_h_ptr + k)
-    start_w = tl.load(start_w_ptr + k)
-    bin_h = tl.load(bin_h_ptr + k)
-    bin_w = tl.load(bin_w_ptr + k)
-    gh = tl.load(grid_h_ptr + k).to(tl.int32)
-    gw = tl.load(grid_w_ptr + k).to(tl.int32)
+    ph, pw, b, start_h, start_w, bin_h, bin_w, gh, gw = _bin(
+        pid, batch_ptr, start_h_ptr, start_w_ptr, bin_h_ptr, bin_w_ptr, grid_h_ptr, grid_w_ptr,
+        POOLED_H, POOLED_W)
     dt = bin_h.dtype
     plane = x_ptr + b * H * W * C + channels            # [BLOCK_C] pointers, channels-last
     acc = tl.full((BLOCK_C,), 0, dt)
@@ -84,18 +90,11 @@ def _roi_align_backward_kernel(grad_ptr, batch_ptr, start_h_ptr, start_w_ptr, bi
                                POOLED_H: tl.constexpr, POOLED_W: tl.constexpr,
                                BLOCK_C: tl.constexpr):
     pid = tl.program_id(0)
-    k = pid // (POOLED_H * POOLED_W)
-    ph = (pid // POOLED_W) % POOLED_H
-    pw = pid % POOLED_W
     channels = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     c_ok = channels < C
-    b = tl.load(batch_ptr + k)
-    start_h = tl.load(start_h_ptr + k)
-    start_w = tl.load(start_w_ptr + k)
-    bin_h = tl.load(bin_h_ptr + k)
-    bin_w = tl.load(bin_w_ptr + k)
-    gh = tl.load(grid_h_ptr + k).to(tl.int32)
-    gw = tl.load(grid_w_ptr + k).to(tl.int32)
+    ph, pw, b, start_h, start_w, bin_h, bin_w, gh, gw = _bin(
+        pid, batch_ptr, start_h_ptr, start_w_ptr, bin_h_ptr, bin_w_ptr, grid_h_ptr, grid_w_ptr,
+        POOLED_H, POOLED_W)
     dt = bin_h.dtype
     count = tl.maximum(gh * gw, 1).to(dt)
     g = tl.load(grad_ptr + pid * C + channels, mask=c_ok, other=0.0).to(dt)   # [K, oh, ow, C]
