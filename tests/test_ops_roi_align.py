@@ -227,3 +227,18 @@ def test_half_precision_is_computed_in_float32(op, dtype):
     torch.testing.assert_close(out, expected)
     out.sum().backward()
     assert x.grad.dtype == dtype and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("backend", ["cpu", "triton"])
+@pytest.mark.parametrize("sampling_ratio", [2, -1])
+def test_kernels_give_zero_for_a_nan_roi_instead_of_crashing(backend, sampling_ratio):
+    """torchvision's CPU kernel crashes on a NaN RoI (its range check lets NaN through to an
+    index). The public roi_align rejects NaN first; the kernels behind it must still not crash
+    or read out of bounds when given one: every sample of a NaN RoI is off the map, so 0."""
+    from lecturelib.ops.backends import implementation
+    x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(11))
+    rois = torch.tensor([[0, float("nan"), 1.0, 4.0, 5.0], [0, 1.0, 1.0, 4.0, 5.0]])
+    kernel = implementation("roi_align", backend)
+    out = kernel(x, rois, (2, 2), 1.0, sampling_ratio, False)
+    assert (out[0] == 0).all() and torch.isfinite(out).all()
+    assert torch.equal(out[1:], torchvision.ops.roi_align(x, rois[1:], 2, 1.0, sampling_ratio))

@@ -151,7 +151,8 @@ def build_fast_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
     data = SyntheticShapes("train", num_images=config["train_images"])
     proposals, _ = proposals_for(data, progress=progress)
     model = FastRCNN(pooling=config["pooling"], aligned=config["aligned"],
-                     sampling_ratio=config["sampling_ratio"], feature_stride=config["feature_stride"])
+                     sampling_ratio=config["sampling_ratio"],
+                     feature_stride=config["feature_stride"])
     load_pretrained(model.backbone)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     model.train()

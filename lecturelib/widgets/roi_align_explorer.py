@@ -5,8 +5,8 @@ positions allowed, which is the point):
 
 - the map, its cells (cell ``(r, c)`` holds its value at the point ``(c, r)``), the RoI asked
   for (dashed green);
-- RoI pooling (lesson 5): the RoI rounded to whole cells (solid black) and its bins, from the
-  op's own :func:`~lecturelib.ops.roi_pool_bins`;
+- RoI pooling (lesson 5): the RoI rounded to whole cells (solid black) and its bins (dotted,
+  whole cells, may overlap), from the op's own :func:`~lecturelib.ops.roi_pool_bins`;
 - RoIAlign: its bins, exact (thin orange lines, nothing rounded; shifted by half a cell when
   ``aligned``) and the sample points of every bin (dots, from
   :func:`~lecturelib.ops.roi_align_samples`); for one sample (the ringed one) the four cells it
@@ -33,7 +33,7 @@ from .roi_pool_explorer import check_roi, default_feature
 __all__ = ["draw_roi_align", "roi_align_explorer"]
 
 FIGSIZE = (10.5, 4.2)
-ASKED, POOL, ALIGN = viz.GREEN, viz.BLACK, viz.ORANGE
+ASKED, POOL, POOL_BINS, ALIGN = viz.GREEN, viz.BLACK, viz.VERMILLION, viz.ORANGE
 
 
 def _axes(fig: Figure) -> list:
@@ -47,11 +47,11 @@ def _axes(fig: Figure) -> list:
         ax.set_xticks([])
         ax.set_yticks([])
     handles = [Line2D([], [], color=ASKED, ls="--", lw=2), Line2D([], [], color=POOL, lw=2.5),
-               Line2D([], [], color=ALIGN, lw=1.2),
+               Line2D([], [], color=POOL_BINS, lw=1.4, ls=":"), Line2D([], [], color=ALIGN, lw=1.2),
                Line2D([], [], marker="o", ls="", mfc=ALIGN, mec="white", ms=5)]
-    fig.legend(handles, ["RoI asked for", "RoIPool: rounded to cells", "RoIAlign bins (exact)",
-                         "RoIAlign samples"], loc="lower center", ncol=4, fontsize=8,
-               frameon=False)
+    fig.legend(handles, ["RoI asked for", "RoIPool: rounded to cells", "RoIPool bins",
+                         "RoIAlign bins (exact)", "RoIAlign samples"], loc="lower center", ncol=5,
+               fontsize=8, frameon=False)
     return axes
 
 
@@ -110,6 +110,11 @@ def draw_roi_align(roi_x: float = 1.3, roi_y: float = 1.6, roi_w: float = 4.4,
     rows = int(round(float(bins.bin_h[0]) * pooled.shape[0]))
     cols = int(round(float(bins.bin_w[0]) * pooled.shape[1]))
     ax_map.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), cols, rows, fill=False, ec=POOL, lw=2.5))
+    for (h0, h1) in bins.rows[0].tolist():             # RoIPool's bins: whole cells (dotted)
+        for (w0, w1) in bins.cols[0].tolist():
+            if h1 > h0 and w1 > w0:
+                ax_map.add_patch(Rectangle((w0 - 0.5, h0 - 0.5), w1 - w0, h1 - h0, fill=False,
+                                           ec=POOL_BINS, lw=1.4, ls=":"))
     ax_map.add_patch(Rectangle((roi_x, roi_y), roi_w, roi_h, fill=False, ec=ASKED, lw=2, ls="--"))
     offset = 0.5 if aligned else 0.0
     x1, y1 = roi_x - offset, roi_y - offset
