@@ -13,7 +13,11 @@
 - :mod:`~lecturelib.models.rpn` — the Region Proposal Network of Faster R-CNN: its head, anchor
   labelling, losses and proposal filtering (torchvision's, on one feature level);
 - :mod:`~lecturelib.models.faster_rcnn` — Faster R-CNN: Fast R-CNN + the RPN on one shared
-  conv map, trained jointly or by the paper's four-step alternating schedule.
+  conv map, trained jointly or by the paper's four-step alternating schedule;
+- :mod:`~lecturelib.models.roi_ablation` — lesson 7's table: the Fast R-CNN head with RoIPool
+  or RoIAlign, at stride 4 and 16;
+- :mod:`~lecturelib.models.mask_rcnn` — Mask R-CNN's mask branch: head, targets, the decoupled
+  loss, pasting masks back (torchvision's ``roi_heads``).
 
 Weights come from the package's own checkpoints (:mod:`lecturelib.checkpoints`); :data:`MODELS`
 names each trainable model with its recipe (``python -m lecturelib train | evaluate NAME``).
