@@ -110,3 +110,21 @@ def test_bad_input_is_named(call, message):
     masks, boxes, _ = scene_masks(0)
     with pytest.raises(ValueError, match=message):
         call(masks, boxes, torch.arange(len(boxes)))
+
+
+def test_mask_rcnn_trains_and_detects_masks():
+    from lecturelib.models.mask_rcnn import MaskRCNN, build_mask_rcnn, evaluate_mask_rcnn
+    model, summary = build_mask_rcnn(steps=3, train_images=4, progress=False)
+    assert isinstance(model, MaskRCNN) and summary["steps"]["mask"]["steps"] == 3
+    assert 0 < summary["steps"]["mask"]["first_loss"] < 2      # BCE of a fresh head: ~0.69
+    image, _ = SyntheticShapes("test", num_images=1)[0]
+    found = model.detect(image, max_detections=5)
+    d = len(found["boxes"])
+    assert found["masks"].shape == (d, 128, 128) and found["masks"].dtype == torch.uint8
+    assert found["mask_probabilities"].shape == (d, 128, 128)
+    with pytest.raises(ValueError, match="mask_threshold must be in"):
+        model.detect(image, mask_threshold=1.5)
+    report = evaluate_mask_rcnn(model, "test", num_images=2, progress=False)
+    assert {"AP", "AP50", "mask_AP", "mask_AP50", "mask_AP75", "seconds_per_image"} <= set(report)
+    with pytest.raises(ValueError, match="unknown training options"):
+        build_mask_rcnn(mask_size=7)

@@ -14,17 +14,26 @@ features that predicts, for every positive RoI, one M × M mask per class.
 
 The three functions have torchvision's ``roi_heads`` signatures and values (tests compare
 them), with the package's own ``roi_align`` and a ``ValueError`` naming the argument for bad
-input. The detector that trains this branch (lesson 8) builds on
-:class:`~lecturelib.models.faster_rcnn.FasterRCNN`.
+input. :class:`MaskRCNN` is :class:`~lecturelib.models.faster_rcnn.FasterRCNN` with this
+branch; :func:`build_mask_rcnn` trains all of it jointly, :func:`evaluate_mask_rcnn` gives box
+and mask AP. (Its checkpoint, command-line entry and lesson 8 are still to come.)
 """
 from __future__ import annotations
+
+import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
-from ..ops import roi_align
+from ..data import SyntheticShapes
+from ..ops import box_iou, roi_align
 from ..ops._validate import check_tensor
+from .backbone import load_pretrained
+from .detector import NUM_CLASSES, mirror
+from .fast_rcnn import multitask_loss
+from .faster_rcnn import DEFAULTS, FasterRCNN, _loss_summary, _rpn_step, sample_proposals
 
 
 class MaskHead(nn.Module):
@@ -179,3 +188,151 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_shape,
         if xb > xa and yb > ya:
             out[k, 0, ya:yb, xa:xb] = resized[ya - y1:yb - y1, xa - x1:xb - x1]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the detector: Faster R-CNN + the mask branch
+# ---------------------------------------------------------------------------------------------
+MASK_DEFAULTS = dict(mask_roi_size=14, mask_channels=32, mask_sampling_ratio=2)
+
+
+class MaskRCNN(FasterRCNN):
+    """:class:`~lecturelib.models.faster_rcnn.FasterRCNN` with a third head in parallel with
+    the box head: on the same conv map, RoIAlign (``mask_roi_size``², sampling 2) of each RoI
+    -> :class:`MaskHead` -> ``2 × mask_roi_size`` masks, one channel per class (channel 0, the
+    background, is never trained: labels index the channels directly, as in torchvision)."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES, mask_roi_size: int = 14,
+                 mask_channels: int = 32, mask_sampling_ratio: int = 2):
+        super().__init__(num_classes)
+        self.mask_roi_size, self.mask_sampling_ratio = mask_roi_size, mask_sampling_ratio
+        self.mask_head = MaskHead(self.backbone.out_channels, num_classes + 1, mask_channels)
+
+    def mask_logits(self, conv: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """conv Float[N, C, h, w], rois Float[R, 5] -> mask logits Float[R, K + 1, M, M]."""
+        features = roi_align(conv, rois, self.mask_roi_size, 1.0 / self.backbone.stride,
+                             self.mask_sampling_ratio)
+        return self.mask_head(features)
+
+    @torch.no_grad()
+    def detect(self, image: torch.Tensor, proposals=None, nms_threshold: float = 0.5,
+               max_detections: int = 100, post_nms_top_n: int = 1000,
+               score_threshold: float = 0.05, mask_threshold: float = 0.5) -> dict:
+        """Faster R-CNN's detections plus ``"masks"`` UInt8[D, H, W] (the pasted probabilities
+        ≥ ``mask_threshold``) and ``"mask_probabilities"`` Float[D, H, W]."""
+        if not (isinstance(mask_threshold, (int, float)) and 0 <= mask_threshold <= 1):
+            raise ValueError(f"mask_threshold must be in [0, 1], got {mask_threshold!r}")
+        self.eval()
+        conv = self.backbone.features(image[None])
+        boxes, _ = self.propose(conv, image.shape[-2:], max(post_nms_top_n, 1), post_nms_top_n)[0]
+        found = self.detect_on(conv, image.shape[-2:], boxes, nms_threshold, max_detections,
+                               score_threshold=score_threshold, min_size=1e-2)
+        rois = torch.cat([torch.zeros(len(found["boxes"]), 1), found["boxes"]], dim=1)
+        probabilities, = maskrcnn_inference(self.mask_logits(conv, rois), [found["labels"]])
+        pasted = paste_masks_in_image(probabilities, found["boxes"], tuple(image.shape[-2:]))[:, 0]
+        return {**found, "mask_probabilities": pasted,
+                "masks": (pasted >= mask_threshold).to(torch.uint8)}
+
+
+def _batch_with_masks(data, config, g):
+    images, targets = [], []
+    for i in torch.randint(len(data), (config["images_per_batch"],), generator=g).tolist():
+        image, target = data[i]
+        boxes, masks = target["boxes"], target["masks"]
+        if bool(torch.rand(1, generator=g) < 0.5):
+            image, boxes = mirror(image, boxes)
+            masks = masks.flip(-1)
+        images.append(image)
+        targets.append({"boxes": boxes, "labels": target["labels"], "masks": masks})
+    return torch.stack(images), targets
+
+
+def build_mask_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[MaskRCNN, dict]:
+    """Train Mask R-CNN from the pre-trained backbone by approximate joint training: the RPN's
+    two losses, the box head's two and the mask loss, added, every step (the Faster R-CNN
+    recipe of :func:`~lecturelib.models.faster_rcnn.build_faster_rcnn`, same defaults). The
+    mask loss is taken on the box head's positive RoIs, each matched to its best ground truth.
+    Returns the model and a summary (``python -m lecturelib train mask_rcnn`` stores it)."""
+    known = {**DEFAULTS, **MASK_DEFAULTS}
+    unknown = set(overrides) - set(known)
+    if unknown:
+        raise ValueError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
+    config = {**known, **overrides}
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    data = SyntheticShapes("train", num_images=config["train_images"])
+    size = (data.image_size, data.image_size)
+    model = MaskRCNN(mask_roi_size=config["mask_roi_size"], mask_channels=config["mask_channels"],
+                     mask_sampling_ratio=config["mask_sampling_ratio"])
+    load_pretrained(model.backbone)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    schedule = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, [int(config["steps"] * config["lr_drop"])], gamma=0.1)
+    model.train()
+    history, mask_history = [], []
+    bar = tqdm(range(config["steps"]), desc="Mask R-CNN, joint", disable=not progress)
+    for _ in bar:
+        images, targets = _batch_with_masks(data, config, g)
+        conv = model.backbone.features(images)
+        rpn_losses, proposals = _rpn_step(model, conv, size, targets, config, g)
+        rois, labels, regression, positives = [], [], [], []
+        for slot, (props, target) in enumerate(zip(proposals, targets)):
+            boxes, y, t = sample_proposals(props, target["boxes"], target["labels"],
+                                           config["rois_per_image"], config["positive_fraction"],
+                                           g)
+            rois.append(torch.cat([torch.full((len(boxes), 1), float(slot)), boxes], 1))
+            labels.append(y)
+            regression.append(t)
+            positive = boxes[y > 0]
+            matched = (box_iou(target["boxes"], positive).argmax(dim=0) if len(positive)
+                       else torch.zeros(0, dtype=torch.int64))
+            positives.append((slot, positive, matched))
+        logits, deltas = model.roi_heads(conv, torch.cat(rois))
+        _, classification, box = multitask_loss(logits, deltas, torch.cat(labels),
+                                                torch.cat(regression),
+                                                beta=config["box_loss_beta"])
+        mask_rois = torch.cat([torch.cat([torch.full((len(p), 1), float(s)), p], 1)
+                               for s, p, _ in positives])
+        mask_loss = maskrcnn_loss(model.mask_logits(conv, mask_rois), [p for _, p, _ in positives],
+                                  [t["masks"] for t in targets], [t["labels"] for t in targets],
+                                  [m for _, _, m in positives])
+        loss = sum(rpn_losses) + classification + box / max(len(logits), 1) + mask_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        history.append(loss.item())
+        mask_history.append(mask_loss.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}", mask=f"{mask_loss.item():.3f}")
+    model.eval()
+    summary = {"config": config, "steps": {"joint": _loss_summary(history),
+                                           "mask": _loss_summary(mask_history)},
+               "seconds": time.perf_counter() - start}
+    return model, summary
+
+
+def load_mask_rcnn() -> MaskRCNN:
+    """The shipped Mask R-CNN, hash verified."""
+    from ..checkpoints import load_weights
+    return load_weights("mask_rcnn", MaskRCNN())
+
+
+def evaluate_mask_rcnn(model: MaskRCNN, split: str = "test", num_images: int | None = None,
+                       progress: bool = True) -> dict:
+    """Box metrics (``AP``, ``AP50``, ...) and mask metrics (``mask_AP``, ``mask_AP50``, ...,
+    COCO's ``segm`` IoU on the pasted, thresholded masks) on a split, with the seconds per
+    image (proposals, boxes and masks)."""
+    from ..metrics import coco_evaluate
+    data = SyntheticShapes(split, num_images=num_images)
+    predictions, targets, seconds = [], [], 0.0
+    for i in tqdm(range(len(data)), desc=f"Mask R-CNN on {split}", disable=not progress):
+        image, target = data[i]
+        begin = time.perf_counter()
+        predictions.append(model.detect(image))
+        seconds += time.perf_counter() - begin
+        targets.append(target)
+    boxes = coco_evaluate(predictions, targets)
+    masks = coco_evaluate(predictions, targets, iou_type="segm")
+    return {**boxes, **{f"mask_{k}": v for k, v in masks.items()}, "split": split,
+            "images": len(data), "seconds_per_image": seconds / len(data)}
