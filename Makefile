@@ -38,6 +38,7 @@ checkpoints: setup
 	$(PY) -m lecturelib train fast_rcnn
 	$(PY) -m lecturelib train faster_rcnn
 	$(PY) -m lecturelib train faster_rcnn --schedule alternating
+	$(PY) -m lecturelib train mask_rcnn
 
 # The browser tests drive the system's Chromium (Playwright downloads no browser of its own).
 # Installs Debian's `chromium` package when none is found and this runs as root with apt;

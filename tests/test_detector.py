@@ -55,7 +55,7 @@ def test_postprocess_detections_without_a_score_threshold_keeps_negative_scores(
 
 
 def test_every_model_has_a_recipe_the_cli_maps_over():
-    assert sorted(MODELS) == ["backbone", "fast_rcnn", "faster_rcnn", "rcnn", "rpn"]
+    assert sorted(MODELS) == ["backbone", "fast_rcnn", "faster_rcnn", "mask_rcnn", "rcnn", "rpn"]
     for name, recipe in MODELS.items():
         assert (recipe.build is None) == (name == "rpn"), "rpn is evaluated, not trained"
         assert callable(recipe.load) and callable(recipe.evaluate)

@@ -26,6 +26,7 @@ from .backbone import Backbone, evaluate_backbone, load_backbone, load_pretraine
 from .detector import NUM_CLASSES, Recipe, evaluate_detector, postprocess_detections
 from .fast_rcnn import FastRCNN, build_fast_rcnn, load_fast_rcnn
 from .faster_rcnn import FasterRCNN, build_faster_rcnn, evaluate_rpn, load_faster_rcnn
+from .mask_rcnn import MaskRCNN, build_mask_rcnn, evaluate_mask_rcnn, load_mask_rcnn
 from .proposals import proposals_for
 from .rcnn import RCNN, load_rcnn
 from .rcnn_train import build_rcnn
@@ -39,10 +40,12 @@ MODELS: dict[str, Recipe] = {
                           schedules=("alternating",)),
     "rpn": Recipe(build=None, load=load_faster_rcnn, evaluate=evaluate_rpn,
                   schedules=("alternating",)),
+    "mask_rcnn": Recipe(build=build_mask_rcnn, load=load_mask_rcnn, evaluate=evaluate_mask_rcnn),
 }
 
 __all__ = ["Backbone", "load_backbone", "load_pretrained", "pretrain", "evaluate_backbone",
            "warp_regions", "add_context", "proposals_for", "NUM_CLASSES", "Recipe",
            "postprocess_detections", "evaluate_detector", "RCNN", "load_rcnn", "build_rcnn",
            "FastRCNN", "load_fast_rcnn", "build_fast_rcnn", "FasterRCNN", "load_faster_rcnn",
-           "build_faster_rcnn", "evaluate_rpn", "MODELS"]
+           "build_faster_rcnn", "evaluate_rpn", "MaskRCNN", "build_mask_rcnn", "load_mask_rcnn",
+           "evaluate_mask_rcnn", "MODELS"]

@@ -16,7 +16,7 @@ The three functions have torchvision's ``roi_heads`` signatures and values (test
 them), with the package's own ``roi_align`` and a ``ValueError`` naming the argument for bad
 input. :class:`MaskRCNN` is :class:`~lecturelib.models.faster_rcnn.FasterRCNN` with this
 branch; :func:`build_mask_rcnn` trains all of it jointly, :func:`evaluate_mask_rcnn` gives box
-and mask AP. (Its checkpoint, command-line entry and lesson 8 are still to come.)
+and mask AP; ``python -m lecturelib train | evaluate mask_rcnn`` (lesson 8 is to come).
 """
 from __future__ import annotations
 
