@@ -42,8 +42,8 @@ class FastRCNN(nn.Module):
     def __init__(self, num_classes: int = NUM_CLASSES, pooling: str = "roi_pool",
                  aligned: bool = False, sampling_ratio: int = 2, feature_stride: int = 4):
         """``pooling``: "roi_pool" (Fast R-CNN's) or "roi_align" (Mask R-CNN's, with
-        ``aligned`` and ``sampling_ratio``); ``feature_stride``: pool the conv map (max, 2 × 2
-        steps) to this stride before the RoIs are pooled — 4 is the backbone's own; 8, 16 make
+        ``aligned`` and ``sampling_ratio``); ``feature_stride``: max-pool the conv map (one
+        window of stride / 4 cells) to this stride before the RoIs are pooled — 4 is the backbone's own; 8, 16 make
         the grid coarser, for lesson 7's measurement of what quantisation costs."""
         super().__init__()
         if pooling not in POOLINGS:

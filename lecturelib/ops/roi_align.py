@@ -101,8 +101,8 @@ class _RoIAlign(torch.autograd.Function):
             out = _forward_cpu(x, geometry, pooled)
         box_grad = ctx.needs_input_grad[1] and path == "cpu"
         ctx.save_for_backward(x if box_grad else None, *geometry)
-        ctx.input_shape, ctx.path, ctx.pooled = x.shape, path, pooled
-        ctx.scale, ctx.aligned, ctx.box_grad = spatial_scale, aligned, box_grad
+        ctx.input_shape, ctx.path = x.shape, path
+        ctx.scale, ctx.aligned = spatial_scale, aligned
         return out
 
     @staticmethod
