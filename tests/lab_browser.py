@@ -75,6 +75,8 @@ EXPLORER_CHECKS = [
                   r"5 proposals, the first 5 drawn"),
     ExplorerCheck("07_roi_align.ipynb", "roi_align_explorer(", "samples/side (0: auto)", 3,
                   r"samples 9 points per bin"),
+    ExplorerCheck("08_mask_rcnn.ipynb", "mask_explorer(", "mask threshold", 0.9,
+                  r"cells ≥ 0\.90"),
 ]
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -122,7 +122,7 @@ def test_mask_rcnn_trains_and_detects_masks():
     d = len(found["boxes"])
     assert found["masks"].shape == (d, 128, 128) and found["masks"].dtype == torch.uint8
     assert found["mask_probabilities"].shape == (d, 128, 128)
-    with pytest.raises(ValueError, match="mask_threshold must be in"):
+    with pytest.raises(ValueError, match=r"mask_threshold must be a number in \[0, 1\]"):
         model.detect(image, mask_threshold=1.5)
     report = evaluate_mask_rcnn(model, "test", num_images=2, progress=False)
     assert {"AP", "AP50", "mask_AP", "mask_AP50", "mask_AP75", "seconds_per_image"} <= set(report)
@@ -140,3 +140,48 @@ def test_shipped_mask_rcnn_reaches_the_issues_numbers():
     assert ours["mask_AP50"] >= 0.90 and ours["mask_AP75"] > 0.7
     # "not below Faster R-CNN's": the margin is for another CPU's float rounding at inference
     assert ours["AP50"] >= faster["AP50"] - 0.005
+
+
+def test_box_head_pooling_option_and_inspect():
+    import torchvision
+
+    from lecturelib.models.fast_rcnn import POOLED
+    from lecturelib.models.mask_rcnn import MaskRCNN, load_mask_rcnn
+    torch.manual_seed(0)
+    model = MaskRCNN(box_pooling="roi_align").eval()
+    conv = torch.randn(1, 64, 32, 32)
+    rois = torch.tensor([[0, 10.0, 12.0, 70.0, 90.0]])
+    with torch.no_grad():
+        logits, _ = model.roi_heads(conv, rois)
+        pooled = torchvision.ops.roi_align(conv, rois, POOLED, 0.25, 2)
+        expected = model.cls_score(model.backbone.fc7_features(pooled))
+    torch.testing.assert_close(logits, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="box_pooling must be"):
+        MaskRCNN(box_pooling="roi_warp")
+    # inspect() keeps every tensor detect() is made of
+    shipped = load_mask_rcnn()
+    image, _ = SyntheticShapes("test", num_images=1)[0]
+    seen, found = shipped.inspect(image), shipped.detect(image)
+    assert torch.equal(seen["boxes"], found["boxes"])
+    assert torch.equal(seen["mask_probabilities"], found["mask_probabilities"])
+    d = len(found["boxes"])
+    assert seen["mask_logits"].shape == (d, 4, 28, 28) and seen["mask_28"].shape == (d, 28, 28)
+
+
+@pytest.mark.parametrize("image, message", [
+    (torch.zeros(128, 128), r"image must be Float\[3, H, W\]"),
+    (torch.zeros(3, 64, 64, dtype=torch.uint8), r"image must be Float\[3, H, W\]"),
+    (torch.full((3, 64, 64), float("nan")), "NaN"),
+])
+def test_bad_images_are_named(image, message):
+    from lecturelib.models.mask_rcnn import load_mask_rcnn
+    with pytest.raises(ValueError, match=message):
+        load_mask_rcnn().detect(image)
+
+
+def test_an_image_without_objects_gives_empty_masks_of_the_right_shape():
+    from lecturelib.models.mask_rcnn import load_mask_rcnn
+    found = load_mask_rcnn().detect(torch.full((3, 96, 80), 0.5), score_threshold=0.99)
+    assert len(found["boxes"]) == 0
+    assert found["masks"].shape == (0, 96, 80) and found["masks"].dtype == torch.uint8
+    assert found["mask_probabilities"].shape == (0, 96, 80)

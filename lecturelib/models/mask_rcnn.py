@@ -16,7 +16,7 @@ The three functions have torchvision's ``roi_heads`` signatures and values (test
 them), with the package's own ``roi_align`` and a ``ValueError`` naming the argument for bad
 input. :class:`MaskRCNN` is :class:`~lecturelib.models.faster_rcnn.FasterRCNN` with this
 branch; :func:`build_mask_rcnn` trains all of it jointly, :func:`evaluate_mask_rcnn` gives box
-and mask AP; ``python -m lecturelib train | evaluate mask_rcnn`` (lesson 8 is to come).
+and mask AP; ``python -m lecturelib train | evaluate mask_rcnn``; lesson 8 shows every step.
 """
 from __future__ import annotations
 
@@ -193,18 +193,26 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_shape,
 # ---------------------------------------------------------------------------------------------
 # the detector: Faster R-CNN + the mask branch
 # ---------------------------------------------------------------------------------------------
-MASK_DEFAULTS = dict(mask_roi_size=14, mask_channels=32, mask_sampling_ratio=2)
+MASK_DEFAULTS = dict(mask_roi_size=14, mask_channels=32, mask_sampling_ratio=2,
+                     box_pooling="roi_pool")
 
 
 class MaskRCNN(FasterRCNN):
     """:class:`~lecturelib.models.faster_rcnn.FasterRCNN` with a third head in parallel with
     the box head: on the same conv map, RoIAlign (``mask_roi_size``², sampling 2) of each RoI
     -> :class:`MaskHead` -> ``2 × mask_roi_size`` masks, one channel per class (channel 0, the
-    background, is never trained: labels index the channels directly, as in torchvision)."""
+    background, is never trained: labels index the channels directly, as in torchvision).
+    The box head is Lesson 6's, RoI pooling by default (the shipped model: its boxes compare
+    one for one with Faster R-CNN's); ``box_pooling="roi_align"`` (sampling 2, not aligned)
+    pools it as the paper and torchvision's Mask R-CNN do."""
 
     def __init__(self, num_classes: int = NUM_CLASSES, mask_roi_size: int = 14,
-                 mask_channels: int = 32, mask_sampling_ratio: int = 2):
+                 mask_channels: int = 32, mask_sampling_ratio: int = 2,
+                 box_pooling: str = "roi_pool"):
         super().__init__(num_classes)
+        if box_pooling not in ("roi_pool", "roi_align"):
+            raise ValueError(f"box_pooling must be 'roi_pool' or 'roi_align', got {box_pooling!r}")
+        self.pooling, self.aligned, self.sampling_ratio = box_pooling, False, mask_sampling_ratio
         self.mask_roi_size, self.mask_sampling_ratio = mask_roi_size, mask_sampling_ratio
         self.mask_head = MaskHead(self.backbone.out_channels, num_classes + 1, mask_channels)
 
@@ -215,23 +223,53 @@ class MaskRCNN(FasterRCNN):
         return self.mask_head(features)
 
     @torch.no_grad()
-    def detect(self, image: torch.Tensor, proposals=None, nms_threshold: float = 0.5,
-               max_detections: int = 100, post_nms_top_n: int = 1000,
-               score_threshold: float = 0.05, mask_threshold: float = 0.5) -> dict:
-        """Faster R-CNN's detections plus ``"masks"`` UInt8[D, H, W] (the pasted probabilities
-        ≥ ``mask_threshold``) and ``"mask_probabilities"`` Float[D, H, W]."""
-        if not (isinstance(mask_threshold, (int, float)) and 0 <= mask_threshold <= 1):
-            raise ValueError(f"mask_threshold must be in [0, 1], got {mask_threshold!r}")
+    def inspect(self, image: torch.Tensor, nms_threshold: float = 0.5, max_detections: int = 100,
+                post_nms_top_n: int = 1000, score_threshold: float = 0.05) -> dict:
+        """Every tensor of the mask branch for one image Float[3, H, W], for a lesson to show:
+        Faster R-CNN's detections (``boxes`` Float[D, 4], ``labels``, ``scores``), the conv map
+        ``conv`` Float[1, C, h, w], the RoIAlign features ``mask_features`` Float[D, C, S, S],
+        the logits of all classes ``mask_logits`` Float[D, K + 1, M, M], the predicted class's
+        sigmoid ``mask_28`` Float[D, M, M], and the same pasted into the image
+        ``mask_probabilities`` Float[D, H, W]."""
+        _check_image(image)
         self.eval()
         conv = self.backbone.features(image[None])
         boxes, _ = self.propose(conv, image.shape[-2:], max(post_nms_top_n, 1), post_nms_top_n)[0]
         found = self.detect_on(conv, image.shape[-2:], boxes, nms_threshold, max_detections,
                                score_threshold=score_threshold, min_size=1e-2)
         rois = torch.cat([torch.zeros(len(found["boxes"]), 1), found["boxes"]], dim=1)
-        probabilities, = maskrcnn_inference(self.mask_logits(conv, rois), [found["labels"]])
+        features = roi_align(conv, rois, self.mask_roi_size, 1.0 / self.backbone.stride,
+                             self.mask_sampling_ratio)
+        logits = self.mask_head(features)
+        probabilities, = maskrcnn_inference(logits, [found["labels"]])
         pasted = paste_masks_in_image(probabilities, found["boxes"], tuple(image.shape[-2:]))[:, 0]
-        return {**found, "mask_probabilities": pasted,
-                "masks": (pasted >= mask_threshold).to(torch.uint8)}
+        return {**found, "conv": conv, "mask_features": features, "mask_logits": logits,
+                "mask_28": probabilities[:, 0], "mask_probabilities": pasted}
+
+    @torch.no_grad()
+    def detect(self, image: torch.Tensor, proposals=None, nms_threshold: float = 0.5,
+               max_detections: int = 100, post_nms_top_n: int = 1000,
+               score_threshold: float = 0.05, mask_threshold: float = 0.5) -> dict:
+        """Faster R-CNN's detections plus ``"masks"`` UInt8[D, H, W] (the pasted probabilities
+        ≥ ``mask_threshold``) and ``"mask_probabilities"`` Float[D, H, W]; no detection gives
+        empty masks of shape [0, H, W]."""
+        if isinstance(mask_threshold, bool) or not isinstance(mask_threshold, (int, float)) \
+                or not 0 <= mask_threshold <= 1:
+            raise ValueError(f"mask_threshold must be a number in [0, 1], got {mask_threshold!r}")
+        found = self.inspect(image, nms_threshold, max_detections, post_nms_top_n,
+                             score_threshold)
+        pasted = found["mask_probabilities"]
+        return {**{k: found[k] for k in ("boxes", "labels", "scores")},
+                "mask_probabilities": pasted, "masks": (pasted >= mask_threshold).to(torch.uint8)}
+
+
+def _check_image(image) -> None:
+    check_tensor(image, "image")
+    if image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
+        raise ValueError(f"image must be Float[3, H, W] (one RGB image in [0, 1]), got "
+                         f"{image.dtype} {tuple(image.shape)}")
+    if min(image.shape[-2:]) < 1:
+        raise ValueError(f"image must be at least 1 × 1 pixels, got {tuple(image.shape)}")
 
 
 def _batch_with_masks(data, config, g):
@@ -264,7 +302,8 @@ def build_mask_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
     data = SyntheticShapes("train", num_images=config["train_images"])
     size = (data.image_size, data.image_size)
     model = MaskRCNN(mask_roi_size=config["mask_roi_size"], mask_channels=config["mask_channels"],
-                     mask_sampling_ratio=config["mask_sampling_ratio"])
+                     mask_sampling_ratio=config["mask_sampling_ratio"],
+                     box_pooling=config["box_pooling"])
     load_pretrained(model.backbone)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     schedule = torch.optim.lr_scheduler.MultiStepLR(
@@ -313,9 +352,13 @@ def build_mask_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
 
 
 def load_mask_rcnn() -> MaskRCNN:
-    """The shipped Mask R-CNN, hash verified."""
-    from ..checkpoints import load_weights
-    return load_weights("mask_rcnn", MaskRCNN())
+    """The shipped Mask R-CNN, hash verified, built with the options it was trained with."""
+    from ..checkpoints import load_checkpoint
+    checkpoint = load_checkpoint("mask_rcnn")
+    config = checkpoint["meta"].get("config", {})
+    model = MaskRCNN(**{k: config.get(k, v) for k, v in MASK_DEFAULTS.items()})
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
 
 
 def evaluate_mask_rcnn(model: MaskRCNN, split: str = "test", num_images: int | None = None,

@@ -12,7 +12,8 @@ Modules, in lesson order:
 - ``roi_pool_explorer`` — lesson 5: RoI pooling's quantisation and bins, drawn from the op's
   own geometry (:func:`lecturelib.ops.roi_pool_bins`);
 - ``anchor_explorers`` — lesson 6: the anchors, their labels for the RPN, its proposals;
-- ``roi_align_explorer`` — lesson 7: one RoI pooled both ways, RoIAlign's samples and weights.
+- ``roi_align_explorer`` — lesson 7: one RoI pooled both ways, RoIAlign's samples and weights;
+- ``mask_explorer`` — lesson 8: one detection's class channels, threshold, pasting and target.
 
 Colours come from :mod:`lecturelib.viz` (the Okabe–Ito palette by name).
 """
@@ -23,6 +24,7 @@ from .conv_explorer import conv_explorer, draw_conv, draw_receptive_field, recep
 from .detection_explorers import (detection_explorer, draw_detections, draw_proposal_labels,
                                   proposal_label_explorer)
 from .iou_explorer import draw_iou, iou_explorer
+from .mask_explorer import draw_mask_branch, mask_explorer
 from .nms_explorer import draw_nms, nms_explorer
 from .roi_align_explorer import draw_roi_align, roi_align_explorer
 from .roi_pool_explorer import draw_roi_pool, roi_pool_explorer
@@ -37,4 +39,5 @@ __all__ = ["Explorer", "draw_iou", "iou_explorer", "draw_nms", "nms_explorer",
            "draw_felzenszwalb", "felzenszwalb_explorer", "draw_grouping", "grouping_explorer",
            "draw_proposals", "proposals_explorer", "draw_anchors", "anchors_explorer",
            "draw_anchor_labels", "anchor_label_explorer", "draw_rpn_proposals",
-           "rpn_proposals_explorer", "draw_roi_align", "roi_align_explorer"]
+           "rpn_proposals_explorer", "draw_roi_align", "roi_align_explorer",
+           "draw_mask_branch", "mask_explorer"]
