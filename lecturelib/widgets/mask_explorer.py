@@ -177,7 +177,9 @@ def mask_explorer(image, inspected: dict, target: dict | None = None, detection:
                                        description="detection", style=style),
         "channel": widgets.Dropdown(options=options, value=0, description="class channel",
                                     style=style),
-        "threshold": widgets.FloatSlider(value=threshold, min=0.05, max=0.95, step=0.05,
+        # steps of 0.1: the slider's aria values (what a browser, and a screen reader, reads)
+        # carry one decimal, so finer steps would read as their neighbours
+        "threshold": widgets.FloatSlider(value=threshold, min=0.1, max=0.9, step=0.1,
                                          description="mask threshold", style=style),
         "view": widgets.ToggleButtons(options=list(VIEWS), value=VIEWS[0], description="view",
                                       style=style),
