@@ -63,3 +63,12 @@ def test_shipped_table_has_every_run():
     assert list(table["variants"]) == list(VARIANTS)
     assert all(0 < r["mask_AP"] < r["mask_AP50"] <= 1 and r["train_seconds"] < 600 for r in runs)
     assert table["command"].startswith("python -m lecturelib.models.mask_ablation")
+
+
+def test_main_writes_the_table_atomically(tmp_path, monkeypatch):
+    """The command's output path gets the whole table or nothing (no temporary left behind)."""
+    monkeypatch.setattr(mask_ablation, "run", lambda seeds: {"runs": [{"seed": s} for s in seeds]})
+    out = tmp_path / "table.json"
+    mask_ablation.main(["--seeds", "3", "4", "--out", str(out)])
+    assert __import__("json").loads(out.read_text()) == {"runs": [{"seed": 3}, {"seed": 4}]}
+    assert [p.name for p in tmp_path.iterdir()] == ["table.json"]

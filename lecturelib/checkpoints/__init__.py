@@ -97,6 +97,14 @@ def save_checkpoint(name: str, checkpoint: dict, command: str, folder: Path | No
     return path
 
 
+def save_table(path: Path, table: dict) -> Path:
+    """Write a results table (an ablation's, say) as indented JSON, atomically: never a
+    half-written file, even if the command is stopped while writing."""
+    path = Path(path)
+    _atomic_write(path, (json.dumps(table, indent=1) + "\n").encode())
+    return path
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -200,9 +200,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    from ..checkpoints import save_table
     table = run(tuple(args.seeds))
-    args.out.write_text(json.dumps(table, indent=1) + "\n")
-    print(json.dumps({"written": str(args.out), "runs": len(table["runs"])}))
+    print(json.dumps({"wrote": str(save_table(args.out, table)), "runs": len(table["runs"])}))
 
 
 if __name__ == "__main__":

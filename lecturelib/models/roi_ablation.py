@@ -61,10 +61,8 @@ def main(argv=None) -> None:
     parser.add_argument("--strides", type=int, nargs="+", default=[4, 16])
     args = parser.parse_args(argv)
     table = run(tuple(args.seeds), tuple(args.strides))
-    temporary = RESULTS.with_suffix(".tmp")
-    temporary.write_text(json.dumps(table, indent=1) + "\n")
-    temporary.replace(RESULTS)                         # atomic: never a half-written table
-    print(json.dumps({"wrote": str(RESULTS), "runs": len(table["runs"])}))
+    from ..checkpoints import save_table
+    print(json.dumps({"wrote": str(save_table(RESULTS, table)), "runs": len(table["runs"])}))
 
 
 if __name__ == "__main__":
