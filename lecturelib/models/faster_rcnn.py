@@ -149,7 +149,10 @@ def _rpn_step(model, conv, image_size, targets, config, g, with_proposals: bool 
     return losses, proposals
 
 
-def _box_head_losses(model, conv, proposals, targets, config, g):
+def _box_head_losses(model, conv, proposals, targets, config, g, positives=None):
+    """The box head's two losses on sampled RoIs. ``positives``, a list, receives per image
+    (its slot, its positive RoIs Float[P, 4], the index of each one's best ground truth) — the
+    RoIs Mask R-CNN's mask loss is taken on."""
     rois, labels, regression = [], [], []
     for slot, (props, target) in enumerate(zip(proposals, targets)):
         boxes, y, t = sample_proposals(props, target["boxes"], target["labels"],
@@ -157,6 +160,11 @@ def _box_head_losses(model, conv, proposals, targets, config, g):
         rois.append(torch.cat([torch.full((len(boxes), 1), float(slot)), boxes], 1))
         labels.append(y)
         regression.append(t)
+        if positives is not None:
+            positive = boxes[y > 0]
+            matched = (box_iou(target["boxes"], positive).argmax(dim=0) if len(positive)
+                       else torch.zeros(0, dtype=torch.int64))
+            positives.append((slot, positive, matched))
     logits, deltas = model.roi_heads(conv, torch.cat(rois))
     _, classification, box = multitask_loss(logits, deltas, torch.cat(labels),
                                             torch.cat(regression), beta=config["box_loss_beta"])

@@ -28,12 +28,11 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ..data import SyntheticShapes
-from ..ops import box_iou, roi_align
+from ..ops import roi_align
 from ..ops._validate import check_tensor
 from .backbone import load_pretrained
 from .detector import NUM_CLASSES, mirror
-from .fast_rcnn import multitask_loss
-from .faster_rcnn import DEFAULTS, FasterRCNN, _loss_summary, _rpn_step, sample_proposals
+from .faster_rcnn import DEFAULTS, FasterRCNN, _box_head_losses, _loss_summary, _rpn_step
 
 
 class MaskHead(nn.Module):
@@ -315,28 +314,15 @@ def build_mask_rcnn(seed: int = 0, progress: bool = True, **overrides) -> tuple[
         images, targets = _batch_with_masks(data, config, g)
         conv = model.backbone.features(images)
         rpn_losses, proposals = _rpn_step(model, conv, size, targets, config, g)
-        rois, labels, regression, positives = [], [], [], []
-        for slot, (props, target) in enumerate(zip(proposals, targets)):
-            boxes, y, t = sample_proposals(props, target["boxes"], target["labels"],
-                                           config["rois_per_image"], config["positive_fraction"],
-                                           g)
-            rois.append(torch.cat([torch.full((len(boxes), 1), float(slot)), boxes], 1))
-            labels.append(y)
-            regression.append(t)
-            positive = boxes[y > 0]
-            matched = (box_iou(target["boxes"], positive).argmax(dim=0) if len(positive)
-                       else torch.zeros(0, dtype=torch.int64))
-            positives.append((slot, positive, matched))
-        logits, deltas = model.roi_heads(conv, torch.cat(rois))
-        _, classification, box = multitask_loss(logits, deltas, torch.cat(labels),
-                                                torch.cat(regression),
-                                                beta=config["box_loss_beta"])
+        positives = []
+        classification, box = _box_head_losses(model, conv, proposals, targets, config, g,
+                                               positives)
         mask_rois = torch.cat([torch.cat([torch.full((len(p), 1), float(s)), p], 1)
                                for s, p, _ in positives])
         mask_loss = maskrcnn_loss(model.mask_logits(conv, mask_rois), [p for _, p, _ in positives],
                                   [t["masks"] for t in targets], [t["labels"] for t in targets],
                                   [m for _, _, m in positives])
-        loss = sum(rpn_losses) + classification + box / max(len(logits), 1) + mask_loss
+        loss = sum(rpn_losses) + classification + box + mask_loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
