@@ -172,6 +172,7 @@ def test_box_head_pooling_option_and_inspect():
     (torch.zeros(128, 128), r"image must be Float\[3, H, W\]"),
     (torch.zeros(3, 64, 64, dtype=torch.uint8), r"image must be Float\[3, H, W\]"),
     (torch.full((3, 64, 64), float("nan")), "NaN"),
+    (torch.rand(3, 3, 40), r"image must be at least 4 × 4 pixels"),
 ])
 def test_bad_images_are_named(image, message):
     from lecturelib.models.mask_rcnn import load_mask_rcnn

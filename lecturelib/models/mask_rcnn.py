@@ -215,11 +215,14 @@ class MaskRCNN(FasterRCNN):
         self.mask_roi_size, self.mask_sampling_ratio = mask_roi_size, mask_sampling_ratio
         self.mask_head = MaskHead(self.backbone.out_channels, num_classes + 1, mask_channels)
 
+    def mask_features(self, conv: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """conv Float[N, C, h, w], rois Float[R, 5] -> RoIAlign features Float[R, C, S, S]."""
+        return roi_align(conv, rois, self.mask_roi_size, 1.0 / self.backbone.stride,
+                         self.mask_sampling_ratio)
+
     def mask_logits(self, conv: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """conv Float[N, C, h, w], rois Float[R, 5] -> mask logits Float[R, K + 1, M, M]."""
-        features = roi_align(conv, rois, self.mask_roi_size, 1.0 / self.backbone.stride,
-                             self.mask_sampling_ratio)
-        return self.mask_head(features)
+        return self.mask_head(self.mask_features(conv, rois))
 
     @torch.no_grad()
     def inspect(self, image: torch.Tensor, nms_threshold: float = 0.5, max_detections: int = 100,
@@ -230,15 +233,14 @@ class MaskRCNN(FasterRCNN):
         the logits of all classes ``mask_logits`` Float[D, K + 1, M, M], the predicted class's
         sigmoid ``mask_28`` Float[D, M, M], and the same pasted into the image
         ``mask_probabilities`` Float[D, H, W]."""
-        _check_image(image)
+        _check_image(image, self.backbone.stride)
         self.eval()
         conv = self.backbone.features(image[None])
         boxes, _ = self.propose(conv, image.shape[-2:], max(post_nms_top_n, 1), post_nms_top_n)[0]
         found = self.detect_on(conv, image.shape[-2:], boxes, nms_threshold, max_detections,
                                score_threshold=score_threshold, min_size=1e-2)
         rois = torch.cat([torch.zeros(len(found["boxes"]), 1), found["boxes"]], dim=1)
-        features = roi_align(conv, rois, self.mask_roi_size, 1.0 / self.backbone.stride,
-                             self.mask_sampling_ratio)
+        features = self.mask_features(conv, rois)
         logits = self.mask_head(features)
         probabilities, = maskrcnn_inference(logits, [found["labels"]])
         pasted = paste_masks_in_image(probabilities, found["boxes"], tuple(image.shape[-2:]))[:, 0]
@@ -262,13 +264,14 @@ class MaskRCNN(FasterRCNN):
                 "mask_probabilities": pasted, "masks": (pasted >= mask_threshold).to(torch.uint8)}
 
 
-def _check_image(image) -> None:
+def _check_image(image, smallest: int) -> None:
     check_tensor(image, "image")
     if image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
         raise ValueError(f"image must be Float[3, H, W] (one RGB image in [0, 1]), got "
                          f"{image.dtype} {tuple(image.shape)}")
-    if min(image.shape[-2:]) < 1:
-        raise ValueError(f"image must be at least 1 × 1 pixels, got {tuple(image.shape)}")
+    if min(image.shape[-2:]) < smallest:
+        raise ValueError(f"image must be at least {smallest} × {smallest} pixels (one cell of "
+                         f"the conv map), got {tuple(image.shape)}")
 
 
 def _batch_with_masks(data, config, g):
