@@ -181,12 +181,13 @@ def mask_explorer(image, inspected: dict, target: dict | None = None, detection:
         # carry one decimal, so finer steps would read as their neighbours
         "threshold": widgets.FloatSlider(value=threshold, min=0.1, max=0.9, step=0.1,
                                          description="mask threshold", style=style),
-        # narrow buttons side by side, so that both fit the 300-px panel beside their label
+        # a short label and two buttons side by side fit the 300-px panel untruncated
         "view": widgets.ToggleButtons(options=list(VIEWS), value=VIEWS[0], description="view",
-                                      style={**style, "button_width": "72px"}),
+                                      style={"description_width": "70px", "button_width": "86px"}),
         "targets": widgets.ToggleButtons(options=list(TARGETS), value=TARGETS[0],
                                          description="targets by",
-                                         style={**style, "button_width": "72px"}),
+                                         style={"description_width": "70px",
+                                                "button_width": "86px"}),
     }
     return Explorer(draw_mask_branch, controls,
                     fixed={"image": image, "inspected": inspected, "target": target},
