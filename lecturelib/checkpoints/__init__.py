@@ -105,6 +105,11 @@ def save_table(path: Path, table: dict) -> Path:
     return path
 
 
+def load_table(path: Path) -> dict:
+    """A results table written by :func:`save_table`."""
+    return json.loads(Path(path).read_text())
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

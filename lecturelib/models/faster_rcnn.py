@@ -92,10 +92,15 @@ class FasterRCNN(FastRCNN):
         torchvision's test-time settings: 1000 proposals, score > 0.05, boxes >= 0.01 px,
         NMS 0.5."""
         self.eval()
-        conv = self.backbone.features(image[None])
-        boxes, _ = self.propose(conv, image.shape[-2:], max(post_nms_top_n, 1),
-                                post_nms_top_n)[0]
-        return self.detect_on(conv, image.shape[-2:], boxes, nms_threshold, max_detections,
+        return self.detect_conv(self.backbone.features(image[None]), image.shape[-2:],
+                                nms_threshold, max_detections, post_nms_top_n, score_threshold)
+
+    def detect_conv(self, conv: torch.Tensor, image_size, nms_threshold: float = 0.5,
+                    max_detections: int = 100, post_nms_top_n: int = 1000,
+                    score_threshold: float = 0.05) -> dict:
+        """:meth:`detect` from an image's conv map Float[1, C, h, w] already computed."""
+        boxes, _ = self.propose(conv, image_size, max(post_nms_top_n, 1), post_nms_top_n)[0]
+        return self.detect_on(conv, image_size, boxes, nms_threshold, max_detections,
                               score_threshold=score_threshold, min_size=1e-2)
 
 

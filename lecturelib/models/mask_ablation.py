@@ -98,8 +98,7 @@ def prepare(config=CONFIG, progress: bool = True) -> dict:
     for i in tqdm(range(len(test)), desc="frozen Faster R-CNN on test", disable=not progress):
         image, target = test[i]
         conv = detector.backbone.features(image[None])
-        found = detector.detect(image)
-        tests.append((conv, found, target))
+        tests.append((conv, detector.detect_conv(conv, image.shape[-2:]), target))
     return {"convs": torch.stack(convs), "positives": positives, "tests": tests,
             "stride": detector.backbone.stride, "image_size": tuple(image.shape[-2:]),
             "num_classes": detector.num_classes}
@@ -192,7 +191,8 @@ def run(seeds=(0, 1), progress: bool = True, config=CONFIG) -> dict:
 
 def load_results() -> dict:
     """The shipped table (``mask_ablation.json``)."""
-    return json.loads(RESULTS.read_text())
+    from ..checkpoints import load_table
+    return load_table(RESULTS)
 
 
 def main(argv=None) -> None:

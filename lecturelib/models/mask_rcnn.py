@@ -236,9 +236,8 @@ class MaskRCNN(FasterRCNN):
         _check_image(image, self.backbone.stride)
         self.eval()
         conv = self.backbone.features(image[None])
-        boxes, _ = self.propose(conv, image.shape[-2:], max(post_nms_top_n, 1), post_nms_top_n)[0]
-        found = self.detect_on(conv, image.shape[-2:], boxes, nms_threshold, max_detections,
-                               score_threshold=score_threshold, min_size=1e-2)
+        found = self.detect_conv(conv, image.shape[-2:], nms_threshold, max_detections,
+                                 post_nms_top_n, score_threshold)
         rois = torch.cat([torch.zeros(len(found["boxes"]), 1), found["boxes"]], dim=1)
         features = self.mask_features(conv, rois)
         logits = self.mask_head(features)

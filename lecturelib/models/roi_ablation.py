@@ -52,7 +52,8 @@ def run(seeds=(0, 1), strides=(4, 16), progress: bool = True) -> dict:
 
 def load_results() -> dict:
     """The shipped table (``roi_ablation.json``)."""
-    return json.loads(RESULTS.read_text())
+    from ..checkpoints import load_table
+    return load_table(RESULTS)
 
 
 def main(argv=None) -> None:
