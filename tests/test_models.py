@@ -261,3 +261,28 @@ def test_fast_rcnn_training_lowers_the_loss(tiny_training_set):
     from lecturelib.models.fast_rcnn import build_fast_rcnn
     _, summary = build_fast_rcnn(progress=False, train_images=12, steps=40)
     assert summary["last_loss"] < summary["first_loss"]
+
+
+def test_proposal_cache_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """Each writer fills a temporary file of its own and renames it: a write stopped half-way
+    leaves neither a cache file nor a stray temporary one, and the next call computes again."""
+    import numpy as np
+
+    from lecturelib.data import SyntheticShapes
+    from lecturelib.models import proposals
+    monkeypatch.setenv("LECTURELIB_CACHE", str(tmp_path))
+    data = SyntheticShapes("test", num_images=2)
+
+    def stopped(src, dst):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(proposals.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        proposals.proposals_for(data, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("LECTURELIB_CACHE", str(tmp_path))
+    boxes, _ = proposals.proposals_for(data, progress=False)
+    again, _ = proposals.proposals_for(data, progress=False)
+    written = [p.name for p in tmp_path.iterdir()]
+    assert len(written) == 1 and written[0].startswith("proposals-"), written
+    assert all(np.array_equal(a, b) for a, b in zip(boxes, again)) and len(boxes) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,8 +58,16 @@ def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int =
         seconds += time.perf_counter() - start
         boxes.append(np.asarray(found, dtype=np.float32).reshape(-1, 4))
     per_image = seconds / max(len(dataset), 1)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, seconds_per_image=per_image,
-                        **{f"image_{i}": b for i, b in enumerate(boxes)})
-    os.replace(tmp, path)
+    # a temporary file of this process's own, then renamed: two processes filling the same
+    # cache at once (the test suite's workers, two lessons open) never read a half-written one
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, seconds_per_image=per_image,
+                                **{f"image_{i}": b for i, b in enumerate(boxes)})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return boxes, per_image
