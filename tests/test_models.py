@@ -109,7 +109,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path, monkeypatch):
     state = {"state_dict": Backbone().state_dict(), "meta": {"note": 1}}
     path = checkpoints.save_checkpoint("toy", state, "python -m lecturelib train toy")
     manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
-    assert manifest["toy"]["sha256"] == checkpoints.sha256(path)
+    assert manifest["toy"]["sha256"] == checkpoints.content_sha256(state)
     loaded = checkpoints.load_checkpoint("toy")
     assert all(torch.equal(loaded["state_dict"][k], v) for k, v in state["state_dict"].items())
     with pytest.raises(checkpoints.CheckpointError, match="no checkpoint named 'other'"):
