@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from .ops._validate import check_tensor, check_threshold
+from .ops._validate import check_number, check_tensor, check_threshold, check_unit_interval
 
 POSITIVE, NEGATIVE, IGNORED = 1, 0, -1
 BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS = -1, -2  # torchvision.models.detection._utils.Matcher
@@ -37,15 +37,17 @@ def _check_thresholds(high: float, low: float) -> tuple[float, float]:
 def iou_label(iou, high_threshold: float, low_threshold: float):
     """1 (positive) if IoU >= high, 0 (negative) if IoU < low, else -1 (ignored).
 
-    Works on a number (returns an int) or a tensor (returns Int64 of the same shape).
+    Works on a number (returns an int) or a tensor (returns Int64 of the same shape); an IoU is
+    in [0, 1] (NaN or a value outside is refused, never labelled).
     """
     high, low = _check_thresholds(high_threshold, low_threshold)
     if isinstance(iou, torch.Tensor):
+        check_unit_interval(iou, "iou")
         labels = torch.full(iou.shape, IGNORED, dtype=torch.int64, device=iou.device)
         labels[iou >= high] = POSITIVE
         labels[iou < low] = NEGATIVE
         return labels
-    iou = float(iou)
+    iou = check_number(iou, "iou", minimum=0, maximum=1, expected="an IoU in [0, 1]")
     return POSITIVE if iou >= high else NEGATIVE if iou < low else IGNORED
 
 
@@ -53,7 +55,7 @@ def match_proposals(iou: torch.Tensor, high_threshold: float, low_threshold: flo
                     allow_low_quality_matches: bool = False) -> torch.Tensor:
     """For each proposal, the index of its ground truth, or -1 (below low) / -2 (in between).
 
-    ``iou``: Float[G, P], ground truths × proposals. Returns Int64[P]. With
+    ``iou``: Float[G, P] in [0, 1], ground truths × proposals. Returns Int64[P]. With
     ``allow_low_quality_matches``, every proposal that ties for the best IoU of some ground truth
     is matched to its own best ground truth even below ``high_threshold`` (Faster R-CNN's rule).
 
@@ -66,6 +68,7 @@ def match_proposals(iou: torch.Tensor, high_threshold: float, low_threshold: flo
     high, low = _check_thresholds(high_threshold, low_threshold)
     if iou.numel() and not bool(torch.isfinite(iou).all()):
         raise ValueError("iou contains NaN or infinite values (from NaN boxes?)")
+    check_unit_interval(iou, "iou")
     if iou.shape[0] == 0:
         return torch.full((iou.shape[1],), BELOW_LOW_THRESHOLD, dtype=torch.int64,
                           device=iou.device)

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ._validate import check_boxes, check_tensor
+from ._validate import check_boxes, check_number, check_tensor
 from .backends import implementation
 
 BBOX_XFORM_CLIP = math.log(1000.0 / 16)
@@ -79,7 +79,7 @@ def decode_boxes(deltas: torch.Tensor, boxes: torch.Tensor, weights=(1.0, 1.0, 1
                  clip: float = BBOX_XFORM_CLIP, *, backend: str | None = None) -> torch.Tensor:
     """Apply deltas to boxes: Float[N, 4k] (k sets, e.g. one per class), Float[N, 4] -> [N, 4k].
 
-    The inverse of :func:`encode_boxes` (up to the clamp of dw, dh at ``clip``).
+    The inverse of :func:`encode_boxes` (up to the clamp of dw, dh at ``clip``, a finite number).
     ``backend``: "auto" | "reference" | "cpu", as for :func:`encode_boxes`.
     """
     check_tensor(deltas, "deltas")
@@ -93,6 +93,8 @@ def decode_boxes(deltas: torch.Tensor, boxes: torch.Tensor, weights=(1.0, 1.0, 1
     if deltas.shape[0] != boxes.shape[0]:
         raise ValueError(f"deltas has {deltas.shape[0]} rows but boxes has {boxes.shape[0]}")
     weights = _check_weights(weights)
+    clip = check_number(clip, "clip", expected="a finite number (the most dw, dh may reach, "
+                                              "default log(1000 / 16))")
     return implementation("decode_boxes", backend, deltas)(deltas, boxes.to(deltas.dtype),
                                                             weights, clip)
 

@@ -7,13 +7,14 @@ Same arguments and values as ``torchvision.ops`` (boxes are ``Tensor[N, 4]`` as
 - the IoU of two zero-area boxes is 0, where torchvision returns NaN (0 / 0).
 
 Like torchvision, float16 / bfloat16 / integer boxes are upcast: the IoU comes back as float32
-(float64 stays float64).
+(float64 stays float64); ``box_area`` keeps integers exact as torchvision does (int64 stays
+int64, smaller integer types become int32).
 """
 from __future__ import annotations
 
 import torch
 
-from ._validate import check_boxes, check_tensor
+from ._validate import check_boxes, check_number, check_tensor
 from .backends import implementation
 
 
@@ -23,9 +24,13 @@ def _upcast(boxes: torch.Tensor) -> torch.Tensor:
 
 
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    """Tensor[N, 4] -> Tensor[N]: ``(x2 - x1) * (y2 - y1)``."""
+    """Tensor[N, 4] -> Tensor[N]: ``(x2 - x1) * (y2 - y1)``, in torchvision's dtype: float32 /
+    float64 / int32 / int64 as given, float16 / bfloat16 -> float32, other integers -> int32."""
     check_boxes(boxes)
-    boxes = _upcast(boxes)
+    if boxes.is_floating_point():
+        boxes = _upcast(boxes)
+    elif boxes.dtype not in (torch.int32, torch.int64):
+        boxes = boxes.int()
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
@@ -79,13 +84,14 @@ _FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
 def box_convert(boxes: torch.Tensor, in_fmt: str, out_fmt: str) -> torch.Tensor:
-    """Convert Tensor[N, 4] between "xyxy", "xywh" (corner + size) and "cxcywh" (centre + size)."""
+    """Convert Tensor[N, 4] between "xyxy", "xywh" (corner + size) and "cxcywh" (centre + size).
+
+    ``boxes`` must be finite, with x2 >= x1, y2 >= y1 ("xyxy") or w, h >= 0 (the others).
+    """
     for name, fmt in (("in_fmt", in_fmt), ("out_fmt", out_fmt)):
         if fmt not in _FORMATS:
             raise ValueError(f"{name} must be one of {_FORMATS}, got {fmt!r}")
-    check_tensor(boxes, "boxes")
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape [N, 4], got shape {tuple(boxes.shape)}")
+    check_boxes(boxes, fmt=in_fmt)
     if in_fmt == out_fmt:
         return boxes.clone()
     a, b, c, d = boxes.unbind(1)
@@ -104,14 +110,22 @@ def box_convert(boxes: torch.Tensor, in_fmt: str, out_fmt: str) -> torch.Tensor:
 def clip_boxes_to_image(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Clamp x to [0, width] and y to [0, height]; ``size`` is ``(height, width)``.
 
-    Accepts Tensor[..., 4] like torchvision.
+    Accepts Tensor[..., 4] like torchvision; the boxes must be finite with x2 >= x1, y2 >= y1,
+    and ``size`` two finite numbers >= 0 (ints, floats or one-element tensors).
     """
     check_tensor(boxes, "boxes")
     if boxes.ndim < 1 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes must have shape [..., 4], got shape {tuple(boxes.shape)}")
-    if len(size) != 2 or min(size) < 0:
+    check_boxes(boxes.reshape(-1, 4))
+    try:
+        entries = len(size)
+    except TypeError:
+        entries = -1
+    if isinstance(size, str) or entries != 2:
         raise ValueError(f"size must be (height, width) with non-negative entries, got {size!r}")
-    height, width = size
+    height, width = (check_number(v, f"size[{i}] ({part})", minimum=0,
+                                  expected="a finite number >= 0 (size is (height, width))")
+                     for i, (v, part) in enumerate(zip(size, ("height", "width"))))
     x = boxes[..., 0::2].clamp(min=0, max=width)
     y = boxes[..., 1::2].clamp(min=0, max=height)
     return torch.stack((x, y), dim=-1).reshape(boxes.shape)
