@@ -60,7 +60,9 @@ def coco_evaluate(predictions: Sequence[Mapping], targets: Sequence[Mapping],
 
     Raises:
         ValueError: naming the argument, for lists of different lengths, missing keys, wrong
-        shapes, an unknown ``iou_type`` or ``"segm"`` without masks.
+        shapes, an unknown ``iou_type`` or ``"segm"`` without masks; naming the image and the
+        field, for NaN / infinite boxes or scores, boxes with x2 < x1 or y2 < y1, and labels
+        that are not whole numbers >= 1 (0 is the background).
     """
     images = _check_inputs(predictions, targets, iou_type)
     categories = np.unique(np.concatenate([im["gt_labels"] for im in images] + [np.zeros(0)]))
@@ -203,6 +205,8 @@ def _binary_masks(masks, n: int, name: str) -> np.ndarray:
 
 def _check_image(pred: Mapping, target: Mapping, i: int, iou_type: str) -> dict:
     """Validate image ``i`` and turn it into float64 numpy arrays (boxes as x, y, w, h)."""
+    from ..ops._validate import check_boxes, check_class_labels, check_finite   # lazily
+
     out = {}
     for kind, item, keys in (("gt", target, ("boxes", "labels")),
                              ("dt", pred, ("boxes", "labels", "scores"))):
@@ -217,12 +221,21 @@ def _check_image(pred: Mapping, target: Mapping, i: int, iou_type: str) -> dict:
         boxes = boxes.reshape(0, 4) if boxes.size == 0 else boxes
         if boxes.ndim != 2 or boxes.shape[1] != 4:
             raise ValueError(f"{arg}['boxes'] must have shape [N, 4], got {tuple(boxes.shape)}")
+        check_boxes(torch.from_numpy(boxes), f"{arg}['boxes']")
         n = len(boxes)
         for key in keys[1:]:
             values = _array(item[key], f"{arg}[{key!r}]")
             if values.shape != (n,):
                 raise ValueError(f"{arg}[{key!r}] must have shape [{n}] (one per box), "
                                  f"got {tuple(values.shape)}")
+            if values.dtype.kind not in "biuf":
+                raise ValueError(f"{arg}[{key!r}] must hold numbers, got dtype {values.dtype}")
+            if key == "scores":
+                check_finite(torch.from_numpy(values.astype(np.float64)), f"{arg}['scores']")
+            else:
+                as_torch = values.astype(bool if values.dtype.kind == "b" else
+                                         np.float64 if values.dtype.kind == "f" else np.int64)
+                check_class_labels(torch.from_numpy(as_torch), f"{arg}['labels']")
             out[f"{kind}_{key}"] = values.astype(np.float64 if key == "scores" else np.int64)
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
         out[f"{kind}_boxes"] = xywh

@@ -29,6 +29,9 @@ def proposal_recall(proposals, gt_boxes, iou_threshold: float = 0.5,
     Returns a float, or Float64[len(num_proposals)] when ``num_proposals`` is a sequence
     (a recall-vs-number-of-proposals curve computed in one pass).
     """
+    from ..ops._validate import check_threshold   # lazily, as box_iou below
+
+    iou_threshold = check_threshold(iou_threshold, "iou_threshold")
     best = _best_overlaps_so_far(proposals, gt_boxes)
     total = sum(b.shape[1] for b in best)
     if total == 0:
