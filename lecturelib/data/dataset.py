@@ -38,9 +38,9 @@ class SyntheticShapes(Dataset):
         split: ``"train"``, ``"val"`` or ``"test"``. Image ``i`` of a split is drawn from the
             seed ``[seed, split_number, i]``, so splits never share an image and growing
             ``num_images`` keeps the earlier images unchanged.
-        num_images: length of the split (default 512 / 128 / 128).
-        image_size: side S of the square images.
-        seed: base seed; a different seed gives a different data set.
+        num_images: length of the split, an int >= 0 (default 512 / 128 / 128).
+        image_size: side S of the square images, an int >= 16.
+        seed: base seed, an int >= 0; a different seed gives a different data set.
         transforms: optional ``f(image, target) -> (image, target)`` applied last, as in
             torchvision's detection references.
 
@@ -60,12 +60,17 @@ class SyntheticShapes(Dataset):
     ):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {tuple(SPLITS)}")
+        from ..ops._validate import check_number   # lazily: data stays importable alone
+
         self.split = split
-        self.num_images = DEFAULT_SIZES[split] if num_images is None else int(num_images)
-        if self.num_images < 0:
-            raise ValueError("num_images must be non-negative")
-        self.image_size = int(image_size)
-        self.seed = int(seed)
+        self.num_images = (DEFAULT_SIZES[split] if num_images is None else check_number(
+            num_images, "num_images", minimum=0, integer=True, expected="an int >= 0 or None"))
+        self.image_size = check_number(image_size, "image_size", minimum=16, integer=True,
+                                       expected="an int >= 16 (pixels)")
+        self.seed = check_number(seed, "seed", minimum=0, integer=True, expected="an int >= 0")
+        if transforms is not None and not callable(transforms):
+            raise ValueError(f"transforms must be None or a function (image, target) -> "
+                             f"(image, target), got {type(transforms).__name__}")
         self.transforms = transforms
 
     def __len__(self) -> int:
