@@ -8,9 +8,14 @@
 - :func:`draw_grid` — a cell grid (feature map cells, RoI bins, pixels).
 
 Every function draws on a Matplotlib ``Axes`` you pass (or a new one) and returns it, so a lesson
-composes them and a test can count what was drawn.
+composes them and a test can count what was drawn. Bad input (NaN or inverted boxes, labels,
+scores, colours, captions or masks not one per box) is a ``ValueError`` naming the argument,
+never a half-drawn figure.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Real
 
 import matplotlib.patches as mpatches
 import numpy as np
@@ -18,6 +23,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
+
+from .ops._validate import check_boxes, check_number
 
 # Colour-blind-friendly (Okabe–Ito), by name: every lesson and explorer draws with these.
 GREY, ORANGE, SKY_BLUE, GREEN = "#999999", "#E69F00", "#56B4E9", "#009E73"
@@ -78,8 +85,69 @@ def show_image(image, ax: Axes | None = None, title: str | None = None, **imshow
 
 def _as_array(x, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a tensor, an array or a list, got "
+                         f"{type(x).__name__}") from error
+
+
+def _numbers(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array of finite numbers."""
+    array = _as_array(x, name)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
+    """``[N, 4]`` (or one box ``[4]``) of finite ``(x1, y1, x2, y2)``, x2 >= x1, y2 >= y1."""
+    array = _as_array(boxes, name)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
+    if array.size == 0:
+        return np.zeros((0, 4))
+    if array.shape == (4,):
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{name} must have shape [N, 4] as (x1, y1, x2, y2), "
+                         f"got shape {array.shape}")
+    array = array.astype(np.float64)
+    check_boxes(torch.from_numpy(array), name)
+    return array
+
+
+def _per_box(values, n: int, name: str, boxes_name: str = "boxes", numbers: bool = True):
+    """One entry per box: labels, scores, captions, colours, masks."""
+    array = _numbers(values, name).reshape(-1) if numbers else list(values)
+    if len(array) != n:
+        raise ValueError(f"{name} has {len(array)} entries but {boxes_name} has {n}; "
+                         "they must match one to one")
+    return array
+
+
+def _check_labels(labels, n: int, class_names=None, name: str = "labels",
+                  boxes_name: str = "boxes") -> np.ndarray:
+    labels = _per_box(labels, n, name, boxes_name)
+    if (labels != np.round(labels)).any():
+        raise ValueError(f"{name} must hold whole class numbers, got {labels.tolist()}")
+    if class_names is not None and len(labels) and (labels.min() < 0
+                                                    or labels.max() >= len(class_names)):
+        raise ValueError(f"{name} must index class_names (0..{len(class_names) - 1}), got "
+                         f"{labels.astype(np.int64).tolist()}")
+    return labels.astype(np.int64)
+
+
+def _is_one_color(color) -> bool:
+    """A colour name, or one RGB(A) tuple of numbers (not a list of colours)."""
+    return color is None or isinstance(color, str) or (
+        isinstance(color, (tuple, list, np.ndarray)) and len(color) in (3, 4)
+        and all(isinstance(c, Real) and not isinstance(c, bool) for c in color))
 
 
 def draw_boxes(ax: Axes | None, boxes, labels=None, scores=None, class_names=None, *,
@@ -91,14 +159,16 @@ def draw_boxes(ax: Axes | None, boxes, labels=None, scores=None, class_names=Non
     Caption: ``captions`` if given, else "class score" from ``labels`` / ``scores``.
     ``style``: "solid" (after), "dashed" (before), "dotted".
     """
-    ax = new_axes(ax)
-    boxes = _as_array(boxes, "boxes").reshape(-1, 4)
+    boxes = _check_boxes(boxes)
     n = len(boxes)
-    labels = None if labels is None else _as_array(labels, "labels").reshape(-1)
-    scores = None if scores is None else _as_array(scores, "scores").reshape(-1)
+    labels = None if labels is None else _check_labels(labels, n, class_names)
+    scores = None if scores is None else _per_box(scores, n, "scores")
+    captions = None if captions is None else _per_box(captions, n, "captions", numbers=False)
     if style not in LINESTYLES:
         raise ValueError(f"style must be one of {tuple(LINESTYLES)}, got {style!r}")
-    colors = ([color] * n if color is None or isinstance(color, str) else list(color))
+    colors = ([color] * n if _is_one_color(color)
+              else _per_box(color, n, "color", numbers=False))
+    ax = new_axes(ax)
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         c = colors[i] or (class_color(labels[i]) if labels is not None else PALETTE[1])
         ax.add_patch(mpatches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=fill, edgecolor=c,
@@ -126,11 +196,15 @@ def _caption(i, labels, scores, class_names, captions) -> str:
 def draw_masks(ax: Axes | None, masks, labels=None, alpha: float = 0.45,
                threshold: float = 0.5) -> Axes:
     """Overlay instance masks ``[N, H, W]`` (or ``[N, 1, H, W]`` probabilities) in class colours."""
-    ax = new_axes(ax)
-    masks = _as_array(masks, "masks")
-    if masks.ndim == 4:
+    masks = _numbers(masks, "masks")
+    if masks.ndim == 4 and masks.shape[1] == 1:
         masks = masks[:, 0]
-    labels = None if labels is None else _as_array(labels, "labels").reshape(-1)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape [N, H, W] or [N, 1, H, W], got {masks.shape}")
+    labels = None if labels is None else _check_labels(labels, len(masks), None, "labels", "masks")
+    threshold = check_number(threshold, "threshold")
+    alpha = check_number(alpha, "alpha", minimum=0, maximum=1, expected="a number in [0, 1]")
+    ax = new_axes(ax)
     if len(masks) == 0:
         return ax
     overlay = np.zeros(masks.shape[1:] + (4,))
@@ -146,26 +220,47 @@ def display_instances(image, instances: dict, class_names=None, ax: Axes | None 
                       score_threshold: float = 0.0, title: str | None = None,
                       style: str = "solid", show_masks: bool = True) -> Axes:
     """Image + masks + boxes + captions for a torchvision-style target or prediction dict
-    (``boxes``, ``labels``, optional ``scores`` and ``masks``)."""
-    ax = show_image(image, ax, title)
+    (``boxes``, ``labels``, optional ``scores`` and ``masks``, one per box)."""
+    if not isinstance(instances, Mapping) or "boxes" not in instances:
+        raise ValueError("instances must be a dict with 'boxes' (and 'labels', optional 'scores' "
+                         f"and 'masks'), got {type(instances).__name__}"
+                         + (f" with keys {sorted(instances)}" if isinstance(instances, Mapping)
+                            else ""))
+    boxes = _check_boxes(instances["boxes"], "instances['boxes']")
+    n = len(boxes)
+    labels = instances.get("labels")
+    labels = (np.ones(n, np.int64) if labels is None
+              else _check_labels(labels, n, class_names, "instances['labels']",
+                             "instances['boxes']"))
     scores = instances.get("scores")
-    keep = np.ones(len(instances["boxes"]), bool)
+    keep = np.ones(n, bool)
     if scores is not None:
-        keep = _as_array(scores, "scores") >= score_threshold
-    labels = _as_array(instances.get("labels", np.ones(len(keep), int)), "labels")[keep]
-    if show_masks and instances.get("masks") is not None:
-        draw_masks(ax, _as_array(instances["masks"], "masks")[keep], labels)
-    draw_boxes(ax, _as_array(instances["boxes"], "boxes")[keep], labels,
-               None if scores is None else _as_array(scores, "scores")[keep], class_names,
-               style=style)
+        scores = _per_box(scores, n, "instances['scores']", "instances['boxes']")
+        keep = scores >= check_number(score_threshold, "score_threshold")
+    masks = instances.get("masks") if show_masks else None
+    if masks is not None:
+        masks = _as_array(masks, "instances['masks']")
+        if masks.ndim not in (3, 4) or len(masks) != n:
+            raise ValueError(f"instances['masks'] must have shape [{n}, H, W] or [{n}, 1, H, W] "
+                             f"(one per box), got {masks.shape}")
+    ax = show_image(image, ax, title)
+    if masks is not None:
+        draw_masks(ax, masks[keep], labels[keep])
+    draw_boxes(ax, boxes[keep], labels[keep], None if scores is None else scores[keep],
+               class_names, style=style)
     return ax
 
 
 def draw_grid(ax: Axes | None, height: int, width: int, origin=(0.0, 0.0), cell: float = 1.0,
               color: str = "#666666", linewidth: float = 0.5, **kwargs) -> Axes:
     """Lines of a ``height × width`` grid of square cells starting at ``origin`` (x, y)."""
+    height = check_number(height, "height", minimum=0, integer=True, expected="an int >= 0 (cells)")
+    width = check_number(width, "width", minimum=0, integer=True, expected="an int >= 0 (cells)")
+    cell = check_number(cell, "cell", positive=True, expected="a finite number > 0")
+    if isinstance(origin, str) or np.shape(origin) != (2,):
+        raise ValueError(f"origin must be (x, y), got {origin!r}")
+    x0, y0 = (check_number(v, f"origin[{i}]") for i, v in enumerate(origin))
     ax = new_axes(ax)
-    x0, y0 = origin
     for r in range(height + 1):
         ax.plot([x0, x0 + width * cell], [y0 + r * cell] * 2, color=color, lw=linewidth, **kwargs)
     for c in range(width + 1):
