@@ -32,9 +32,10 @@ in the file's ``meta`` (the lessons print it) and is copied into the manifest en
 
 The loader tries ``staged`` first, then ``file``, and accepts only a file whose content hash is
 the entry's, so an interruption at any step leaves the old pair or the new one loadable:
-stopped before 2, the temporary file is removed (or, killed outright, left as ``.NAME.*.pt``,
-which the next save of NAME removes); stopped after 2, the entry points at the new weights
-wherever they are.
+stopped before 2, the temporary file is removed (or, killed outright, left as ``.NAME.*.pt`` or
+``.MANIFEST.json.*``, which the next save of NAME removes); stopped after 2, the entry points at
+the new weights wherever they are. One writer at a time per folder (``make checkpoints`` trains
+one model after the other): two saves at once could each drop the other's manifest entry.
 
 :class:`CheckpointError` is a ``RuntimeError`` (what loading raised before it had a name of its
 own), so existing ``except RuntimeError`` code keeps working.
@@ -48,6 +49,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -149,18 +151,32 @@ def _rebuild_command(name: str, entry=None) -> str:
     return train_command(name)
 
 
-def _restore_hint(path: Path, rebuild: str) -> str:
+class _Lazy:
+    """A command found only when an error message needs it (finding it imports the models)."""
+
+    def __init__(self, find: Callable[[], str]):
+        self.find = find
+
+    def __str__(self) -> str:
+        return self.find()
+
+
+def _restore_hint(path: Path, rebuild) -> str:
     return (f"Restore the shipped manifest (e.g. `git checkout -- {path}`), or delete it and "
             f"rebuild: {rebuild}")
 
 
-def manifest(folder: Path | None = None, *, rebuild: str = "make checkpoints") -> dict:
+def manifest(folder: Path | None = None, *,
+             rebuild: str | Callable[[], str] = "make checkpoints") -> dict:
     """The manifest's entries ``{name: {"file", "bytes", "sha256", "sha256_of", "command", …}}``
     (``{}`` if there is none yet), each checked for its fields and their types.
 
-    Raises :class:`CheckpointError` naming the manifest and ``rebuild`` if it is not valid JSON
-    (binary junk, a torn write) or an entry lacks a field or has one of the wrong type."""
+    Raises :class:`CheckpointError` naming the manifest and ``rebuild`` (the command to suggest,
+    or a function that finds it) if it is not valid JSON (binary junk, a torn write) or an entry
+    lacks a field or has one of the wrong type."""
     path = _manifest_path(folder)
+    if callable(rebuild):
+        rebuild = _Lazy(rebuild)
     if not path.exists():
         return {}
     try:
@@ -214,7 +230,7 @@ def load_checkpoint(name: str, folder: Path | None = None) -> dict:
     content hash against the manifest. Every failure is a :class:`CheckpointError` naming the
     file and the command that rebuilds it."""
     folder = _folder(folder)
-    entries = manifest(folder, rebuild=_rebuild_command(name))
+    entries = manifest(folder, rebuild=lambda: _rebuild_command(name))
     if name not in entries:
         raise CheckpointError(f"no checkpoint named {name!r} in {_manifest_path(folder)}; known: "
                               f"{sorted(entries)}. Build it with: {_rebuild_command(name)}")
@@ -248,8 +264,8 @@ def _read_verified(path: Path, digest: str, size: int | None = None):
         actual = path.stat().st_size
         torn = (f"; it has {actual} bytes, the manifest recorded {size}: a torn or interrupted "
                 "write?" if size is not None and actual != size else "")
-        return None, (f"cannot be read as a checkpoint ({type(exc).__name__}: "
-                      f"{str(exc)[:120]}){torn}")
+        why = " ".join(str(exc).split())[:120]
+        return None, f"cannot be read as a checkpoint ({type(exc).__name__}: {why}){torn}"
     if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict)
             and isinstance(checkpoint.get("meta", {}), dict)
             and all(isinstance(v, torch.Tensor) for v in checkpoint["state_dict"].values())):
@@ -314,8 +330,8 @@ def save_checkpoint(name: str, checkpoint: dict, command: str, folder: Path | No
     os.replace(staged, path)                                                  # step 3
     _fsync_folder(folder)
     _atomic_write(manifest_path, _manifest_bytes({**entries, name: entry}))   # step 4
-    for stale in folder.glob(f".{name}.*.pt"):      # left by a save that was killed outright
-        stale.unlink(missing_ok=True)
+    for stale in [*folder.glob(f".{name}.*.pt"), *folder.glob(f".{manifest_path.name}.*")]:
+        stale.unlink(missing_ok=True)                # left by a save that was killed outright
     return path
 
 

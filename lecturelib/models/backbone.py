@@ -119,14 +119,16 @@ def object_crops(num_images: int, seed: int, jitter: float = 0.1,
 
 
 def pretrain(num_images: int = 1500, epochs: int = 10, seed: int = 0, batch_size: int = 64,
-             lr: float = 2e-3, progress: bool = True) -> tuple[Backbone, dict]:
+             lr: float = 2e-3, progress: bool = True,
+             heldout_images: int = 200) -> tuple[Backbone, dict]:
     """Train :class:`Backbone` to classify shape crops. Deterministic from ``seed``.
 
-    Returns the model and a summary (train / held-out accuracy, seconds)."""
+    Returns the model and a summary (train / held-out accuracy on the crops of
+    ``heldout_images`` validation scenes, seconds)."""
     torch.manual_seed(seed)
     start = time.perf_counter()
     crops, labels = object_crops(num_images, PRETRAIN_SEED + seed)
-    held_crops, held_labels = object_crops(200, PRETRAIN_SEED + seed, split="val")
+    held_crops, held_labels = object_crops(heldout_images, PRETRAIN_SEED + seed, split="val")
     model = Backbone()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
@@ -163,8 +165,12 @@ def evaluate_backbone(model: Backbone, split: str = "test", num_images: int | No
                       progress: bool = True) -> dict:
     """Classification accuracy on the unjittered crops of every object in a split's first
     ``num_images`` scenes (default 128)."""
-    crops, labels = object_crops(num_images or 128, seed=0, jitter=0.0, split=split)
-    return {"split": split, "accuracy": accuracy(model, crops, labels), "crops": len(crops)}
+    num_images = 128 if num_images is None else num_images
+    if num_images < 1:
+        raise ValueError(f"num_images must be at least 1, got {num_images}")
+    crops, labels = object_crops(num_images, seed=0, jitter=0.0, split=split)
+    return {"split": split, "images": num_images, "accuracy": accuracy(model, crops, labels),
+            "crops": len(crops)}
 
 
 @torch.no_grad()
