@@ -14,7 +14,7 @@ from lecturelib.ops.conv import (conv2d, conv2d_im2col, conv2d_reference, conv_t
                                  conv_transpose2d_scatter, conv_transpose2d_zero_insertion,
                                  im2col)
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+from full_size import TRITON_DEVICE as DEVICE, size  # tests/full_size.py: the GPU check's switch
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -100,7 +100,7 @@ def test_conv2d_reference_and_im2col_equal_torch(cfg):
         torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10, msg=fn.__name__)
 
 
-@pytest.mark.parametrize("cfg", CONV_CONFIGS[:12], ids=_name)
+@pytest.mark.parametrize("cfg", CONV_CONFIGS[:size("triton", 12, None)], ids=_name)
 def test_conv2d_triton_equals_torch(cfg):
     x, w, b, ref = tensors(cfg, torch.float32, DEVICE)
     out = conv2d(x, w, b, **conv_kwargs(cfg), backend="triton")
@@ -111,6 +111,7 @@ def test_conv2d_triton_several_tiles_in_every_direction():
     # more output pixels than BLOCK_M, more channels than BLOCK_N, a reduction longer than BLOCK_K
     cfg = dict(N=2, C=16, O=80, groups=1, H=17, W=17, k=(3, 3), stride=(1, 1), padding=(1, 1),
                dilation=(1, 1), bias=True)
+    cfg.update(size("triton", {}, dict(N=8, C=64, O=96, H=56, W=57)))   # a ResNet stage
     x, w, b, ref = tensors(cfg, torch.float32, DEVICE)
     out = conv2d(x, w, b, **conv_kwargs(cfg), backend="triton")
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
@@ -169,7 +170,7 @@ def test_conv_transpose2d_two_ways_equal_torch(cfg):
         torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10, msg=fn.__name__)
 
 
-@pytest.mark.parametrize("cfg", CONVT_CONFIGS[:6], ids=_name)
+@pytest.mark.parametrize("cfg", CONVT_CONFIGS[:size("triton", 6, None)], ids=_name)
 def test_conv_transpose2d_triton_equals_torch(cfg):
     x, w, b, ref = tensors(cfg, torch.float32, DEVICE)
     out = conv_transpose2d(x, w, b, **convt_kwargs(cfg), backend="triton")

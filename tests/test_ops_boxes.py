@@ -10,6 +10,8 @@ from torchvision.models.detection._utils import BoxCoder
 from lecturelib import ops
 from lecturelib.ops.reference import decode_boxes_reference, encode_boxes_reference
 
+from full_size import on_device, size  # tests/full_size.py: the GPU check's switch
+
 BACKENDS = ["reference", "cpu", "triton"]
 
 
@@ -28,7 +30,9 @@ def tv_iou(a, b):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", range(4))
 def test_box_iou_random_equals_torchvision(backend, seed):
-    a, b = random_boxes(23 + seed, seed), random_boxes(41, 100 + seed)
+    a = random_boxes(size(backend, 23 + seed, 3000 + seed), seed)
+    b = random_boxes(size(backend, 41, 2000), 100 + seed)
+    a, b = on_device(backend, a, b)
     ours, theirs = ops.box_iou(a, b, backend=backend), tv_iou(a, b)
     assert ours.shape == (len(a), len(b)) and ours.dtype == theirs.dtype
     if backend == "reference":  # computed in Python floats: equal up to float32 rounding
@@ -46,6 +50,7 @@ def test_box_iou_adversarial(backend):
         [0, 0, 10, 5],                       # half of the first: IoU exactly 0.5
         [-50, -50, 1e4, 1e4],                # huge, negative corner
     ], dtype=torch.float32)
+    boxes = on_device(backend, boxes)
     ours = ops.box_iou(boxes, boxes, backend=backend)
     assert not ours.isnan().any()
     torch.testing.assert_close(ours, tv_iou(boxes, boxes), rtol=1e-6, atol=0)
@@ -54,9 +59,9 @@ def test_box_iou_adversarial(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_box_iou_empty_and_one(backend):
-    one = random_boxes(1, 0)
-    assert ops.box_iou(torch.zeros(0, 4), one, backend=backend).shape == (0, 1)
-    assert ops.box_iou(one, torch.zeros(0, 4), backend=backend).shape == (1, 0)
+    one, empty = on_device(backend, random_boxes(1, 0), torch.zeros(0, 4))
+    assert ops.box_iou(empty, one, backend=backend).shape == (0, 1)
+    assert ops.box_iou(one, empty, backend=backend).shape == (1, 0)
     assert ops.box_iou(one, one, backend=backend).item() == pytest.approx(1.0)
 
 
@@ -66,7 +71,7 @@ def test_box_iou_dtypes(backend, dtype):
     """Output dtype as torchvision's (float32 for half/int, float64 stays). Half boxes are upcast
     *before* any arithmetic, so the values are those of torchvision on float32 boxes (torchvision
     itself subtracts the corners in half precision first, off by up to ~1e-3)."""
-    a, b = random_boxes(9, 1).to(dtype), random_boxes(7, 2).to(dtype)
+    a, b = on_device(backend, random_boxes(9, 1).to(dtype), random_boxes(7, 2).to(dtype))
     ours = ops.box_iou(a, b, backend=backend)
     assert ours.dtype == torchvision.ops.box_iou(a, b).dtype
     up = torch.float64 if dtype == torch.float64 else torch.float32

@@ -6,6 +6,8 @@ import torchvision
 
 from lecturelib import ops
 
+from full_size import on_device, size  # tests/full_size.py: the GPU check's switch
+
 BACKENDS = ["reference", "cpu", "triton"]
 
 
@@ -25,7 +27,8 @@ def detections(n, seed, clusters=5, image=200.0):
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
 def test_nms_random_equals_torchvision(backend, seed, threshold):
-    boxes, scores = detections(120, seed)
+    n, clusters, image = size(backend, (120, 5, 200.0), (6000, 150, 1500.0))
+    boxes, scores = on_device(backend, *detections(n, seed, clusters, image))
     keep = ops.nms(boxes, scores, threshold, backend=backend)
     assert keep.dtype == torch.int64
     assert torch.equal(keep, torchvision.ops.nms(boxes, scores, threshold))
@@ -34,11 +37,11 @@ def test_nms_random_equals_torchvision(backend, seed, threshold):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nms_ties_keep_the_lower_index_first(backend):
     boxes = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10], [1, 1, 11, 11.]])
-    scores = torch.full((4,), 0.5)
+    boxes, scores = on_device(backend, boxes, torch.full((4,), 0.5))
     keep = ops.nms(boxes, scores, 0.5, backend=backend)
     assert keep.tolist() == [0, 1] == torchvision.ops.nms(boxes, scores, 0.5).tolist()
-    many, _ = detections(100, 11)
-    tied = torch.full((100,), 0.25)
+    n = size(backend, 100, 3000)
+    many, tied = on_device(backend, detections(n, 11)[0], torch.full((n,), 0.25))
     assert torch.equal(ops.nms(many, tied, 0.5, backend=backend),
                        torchvision.ops.nms(many, tied, 0.5))
 
@@ -46,12 +49,12 @@ def test_nms_ties_keep_the_lower_index_first(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nms_threshold_is_strict(backend):
     # IoU exactly 0.5: kept at threshold 0.5 ("equal is kept"), suppressed just below.
-    boxes = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 5.]])
-    scores = torch.tensor([0.9, 0.8])
+    boxes, scores = on_device(backend, torch.tensor([[0, 0, 10, 10], [0, 0, 10, 5.]]),
+                              torch.tensor([0.9, 0.8]))
     assert ops.nms(boxes, scores, 0.5, backend=backend).tolist() == [0, 1]
     assert ops.nms(boxes, scores, 0.49, backend=backend).tolist() == [0]
     # IoU 1/3 is 0.33333334 in float32, just above the double 1/3: torchvision suppresses.
-    third = torch.tensor([[0, 0, 2, 1], [1, 0, 3, 1.]])
+    third = on_device(backend, torch.tensor([[0, 0, 2, 1], [1, 0, 3, 1.]]))
     for thr in (1 / 3, 0.3333333, 0.33333334):
         assert torch.equal(ops.nms(third, scores, thr, backend=backend),
                            torchvision.ops.nms(third, scores, thr)), thr
@@ -59,19 +62,18 @@ def test_nms_threshold_is_strict(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nms_edge_sizes(backend):
-    empty = ops.nms(torch.zeros(0, 4), torch.zeros(0), 0.5, backend=backend)
+    empty = ops.nms(*on_device(backend, torch.zeros(0, 4), torch.zeros(0)), 0.5, backend=backend)
     assert empty.dtype == torch.int64 and empty.numel() == 0
-    assert ops.nms(torch.tensor([[1, 2, 3, 4.]]), torch.tensor([0.1]), 0.5,
+    assert ops.nms(*on_device(backend, torch.tensor([[1, 2, 3, 4.]]), torch.tensor([0.1])), 0.5,
                    backend=backend).tolist() == [0]
-    same = torch.tensor([[1, 1, 5, 5.]]).repeat(7, 1)
-    scores = torch.arange(7.0)
+    same, scores = on_device(backend, torch.tensor([[1, 1, 5, 5.]]).repeat(7, 1), torch.arange(7.0))
     assert ops.nms(same, scores, 0.99, backend=backend).tolist() == [6]
     assert ops.nms(same, scores, 1.0, backend=backend).tolist() == [6, 5, 4, 3, 2, 1, 0]
-    boxes, scores = detections(60, 3)
+    boxes, scores = on_device(backend, *detections(60, 3))
     assert ops.nms(boxes, scores, 0.0, backend=backend).tolist() == \
         torchvision.ops.nms(boxes, scores, 0.0).tolist()
     # zero-area boxes never overlap anything (IoU 0): all kept, as in torchvision
-    points = torch.tensor([[3, 3, 3, 3.]]).repeat(4, 1)
+    points = on_device(backend, torch.tensor([[3, 3, 3, 3.]]).repeat(4, 1))
     assert torch.equal(ops.nms(points, scores[:4], 0.5, backend=backend),
                        torchvision.ops.nms(points, scores[:4], 0.5))
 
@@ -82,7 +84,7 @@ def test_nms_dtypes(backend, dtype):
     """float64 as torchvision; float16/bfloat16 (which torchvision's CPU NMS refuses) are computed
     in float32: the same answer as torchvision on the upcast boxes."""
     boxes, scores = detections(80, 4)
-    boxes, scores = boxes.to(dtype), scores.to(dtype)
+    boxes, scores = on_device(backend, boxes.to(dtype), scores.to(dtype))
     expected = torchvision.ops.nms(boxes.float() if dtype != torch.float64 else boxes,
                                    scores.float() if dtype != torch.float64 else scores, 0.5)
     assert torch.equal(ops.nms(boxes, scores, 0.5, backend=backend), expected)
@@ -91,8 +93,11 @@ def test_nms_dtypes(backend, dtype):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", range(4))
 def test_batched_nms_is_per_class_nms(backend, seed):
-    boxes, scores = detections(150, 20 + seed)
-    idxs = torch.randint(0, 4, (150,), generator=torch.Generator().manual_seed(seed))
+    n, classes = size(backend, (150, 4), (6000, 20))
+    boxes, scores = detections(n, 20 + seed, clusters=size(backend, 5, 150),
+                               image=size(backend, 200.0, 1500.0))
+    idxs = torch.randint(0, classes, (n,), generator=torch.Generator().manual_seed(seed))
+    boxes, scores, idxs = on_device(backend, boxes, scores, idxs)
     keep = ops.batched_nms(boxes, scores, idxs, 0.5, backend=backend)
     # independent reference: torchvision's NMS on each class alone, merged by score
     parts = [torch.nonzero(idxs == c)[:, 0] for c in idxs.unique()]

@@ -7,6 +7,8 @@ import torchvision
 from lecturelib import ops
 from lecturelib.ops.reference import bilinear_sample, roi_align_reference
 
+from full_size import device, on_device, size  # tests/full_size.py: the GPU check's switch
+
 BACKENDS = ["reference", "cpu", "triton"]
 
 
@@ -41,6 +43,7 @@ def check_against_torchvision(x, rois, output_size, scale, sampling_ratio, align
     else:
         torch.testing.assert_close(ours, theirs)
     g = torch.randn(ours.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    g = g.to(x.device)
     grad_ours, = torch.autograd.grad(ours, x, g)
     grad_theirs, = torch.autograd.grad(theirs, x, g)
     torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-5, atol=1e-5)
@@ -53,8 +56,9 @@ def test_detectron2_hand_case():
     x = torch.arange(25.).reshape(1, 1, 5, 5)
     rois = torch.tensor([[0, 1, 1, 3, 3.]])
     for backend in BACKENDS:
-        plain = ops.roi_align(x, rois, 4, 1.0, 0, False, backend=backend)[0, 0]
-        aligned = ops.roi_align(x, rois, 4, 1.0, 0, True, backend=backend)[0, 0]
+        xb, rb = on_device(backend, x, rois)
+        plain = ops.roi_align(xb, rb, 4, 1.0, 0, False, backend=backend)[0, 0]
+        aligned = ops.roi_align(xb, rb, 4, 1.0, 0, True, backend=backend)[0, 0]
         assert plain[0].tolist() == [7.5, 8, 8.5, 9], backend
         assert aligned[0].tolist() == [4.5, 5, 5.5, 6], backend
 
@@ -75,8 +79,9 @@ def test_bilinear_sample_by_hand():
     (0, (2, 3), 1.0, -1, False), (1, 3, 0.5, 0, True), (2, (4, 2), 0.25, 2, False),
     (3, 1, 0.3, 3, True), (4, (3, 3), 0.37, -1, True), (5, 2, 1.0, 1, False)])
 def test_roi_align_random(backend, seed, output_size, scale, sampling_ratio, aligned):
-    x = torch.randn(2, 3, 11, 13, generator=torch.Generator().manual_seed(seed))
-    rois = random_rois(6 if backend == "triton" else 25, 2, 13 / scale, seed)
+    c, h, w, k = size(backend, (3, 11, 13, 6 if backend == "triton" else 25), (256, 50, 50, 512))
+    x = torch.randn(2, c, h, w, generator=torch.Generator().manual_seed(seed))
+    x, rois = on_device(backend, x, random_rois(k, 2, w / scale, seed))
     check_against_torchvision(x, rois, output_size, scale, sampling_ratio, aligned, backend)
 
 
@@ -86,9 +91,10 @@ def test_roi_align_adversarial_rois(backend, aligned):
     x = torch.randn(2, 2, 16, 16, generator=torch.Generator().manual_seed(5))
     # adaptive sampling on the huge RoI is ~10^5 samples a bin: the CPU path only (the loops
     # and the interpreted kernel take 2 × 2 samples there)
-    check_against_torchvision(x, ADVERSARIAL, (2, 2), 1.0, -1 if backend == "cpu" else 2,
+    x, rois = on_device(backend, x, ADVERSARIAL)
+    check_against_torchvision(x, rois, (2, 2), 1.0, -1 if backend == "cpu" else 2,
                               aligned, backend)
-    out = ops.roi_align(x, ADVERSARIAL[:2], 3, sampling_ratio=2, aligned=aligned, backend=backend)
+    out = ops.roi_align(x, rois[:2], 3, sampling_ratio=2, aligned=aligned, backend=backend)
     assert (out == 0).all(), "RoIs entirely off the map sample only zeros"
 
 
@@ -97,6 +103,7 @@ def test_roi_align_float64_and_list_of_boxes(backend):
     x = torch.randn(2, 2, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     boxes = [torch.tensor([[1, 1, 6, 7.], [0, 0, 8, 8]], dtype=torch.float64),
              torch.tensor([[2.5, 0.5, 5.5, 8.5]], dtype=torch.float64)]
+    x, boxes = on_device(backend, x, boxes)
     for aligned in (False, True):
         ours = ops.roi_align(x, boxes, (2, 2), 1.0, 2, aligned, backend=backend)
         assert torch.equal(ours, torchvision.ops.roi_align(x, boxes, (2, 2), 1.0, 2, aligned))
@@ -104,8 +111,8 @@ def test_roi_align_float64_and_list_of_boxes(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_roi_align_empty_roi_list(backend):
-    x = torch.randn(1, 3, 5, 5, requires_grad=True)
-    out = ops.roi_align(x, torch.zeros(0, 5), (2, 2), backend=backend)
+    x = torch.randn(1, 3, 5, 5, device=device(backend), requires_grad=True)
+    out = ops.roi_align(x, on_device(backend, torch.zeros(0, 5)), (2, 2), backend=backend)
     assert out.shape == (0, 3, 2, 2)
     out.sum().backward()
     assert torch.equal(x.grad, torch.zeros_like(x))
@@ -119,6 +126,8 @@ def test_roi_align_gradcheck_input(backend):
                         dtype=torch.float64)
     if backend == "triton":   # the interpreter runs programs one by one: a smaller case
         rois = rois[:1]
+    x, rois = on_device(backend, x.detach(), rois)
+    x.requires_grad_()
     assert torch.autograd.gradcheck(
         lambda t: ops.roi_align(t, rois, 2, 0.9, 2, True, backend=backend), (x,),
         fast_mode=backend == "triton")
@@ -168,7 +177,7 @@ def test_roi_align_triton_channel_blocks():
     from lecturelib.ops._roi_common import roi_align_geometry
     from lecturelib.ops._triton.roi_align import roi_align_forward_triton
     x = torch.randn(1, 70, 6, 6, generator=torch.Generator().manual_seed(8))
-    rois = torch.tensor([[0, 0.5, 1.0, 4.5, 5.5]])
+    x, rois = on_device("triton", x, torch.tensor([[0, 0.5, 1.0, 4.5, 5.5]]))
     out = roi_align_forward_triton(x, roi_align_geometry(rois, 1.0, (2, 2), 2, True), (2, 2),
                                    block_c=32)
     assert torch.equal(out, torchvision.ops.roi_align(x, rois, 2, 1.0, 2, True))
@@ -240,6 +249,7 @@ def test_kernels_give_zero_for_a_nan_roi_instead_of_crashing(backend, sampling_r
     from lecturelib.ops.backends import implementation
     x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(11))
     rois = torch.tensor([[0, float("nan"), 1.0, 4.0, 5.0], [0, 1.0, 1.0, 4.0, 5.0]])
+    x, rois = on_device(backend, x, rois)
     kernel = implementation("roi_align", backend)
     out = kernel(x, rois, (2, 2), 1.0, sampling_ratio, False)
     assert (out[0] == 0).all() and torch.isfinite(out).all()

@@ -5,6 +5,8 @@ import torchvision
 
 from lecturelib import ops
 
+from full_size import device, on_device, size  # tests/full_size.py: the GPU check's switch
+
 BACKENDS = ["reference", "cpu", "triton"]
 
 
@@ -34,6 +36,7 @@ def check_against_torchvision(x, rois, output_size, scale, backend):
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     assert torch.equal(ours, theirs)
     g = torch.randn(ours.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    g = g.to(x.device)
     grad_ours, = torch.autograd.grad(ours, x, g)
     grad_theirs, = torch.autograd.grad(theirs, x, g)
     torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-6, atol=1e-6)
@@ -43,23 +46,25 @@ def check_against_torchvision(x, rois, output_size, scale, backend):
 @pytest.mark.parametrize("seed, output_size, scale", [(0, (2, 3), 1.0), (1, 3, 0.5),
                                                       (2, (4, 2), 0.25), (3, 1, 0.3)])
 def test_roi_pool_random(backend, seed, output_size, scale):
-    x = torch.randn(2, 3, 11, 13, generator=torch.Generator().manual_seed(seed))
-    rois = random_rois(8 if backend == "triton" else 25, 2, 13 / scale, seed)
+    c, h, w, k = size(backend, (3, 11, 13, 8 if backend == "triton" else 25), (256, 50, 50, 512))
+    x = torch.randn(2, c, h, w, generator=torch.Generator().manual_seed(seed))
+    x, rois = on_device(backend, x, random_rois(k, 2, w / scale, seed))
     check_against_torchvision(x, rois, output_size, scale, backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_roi_pool_adversarial_rois(backend):
     x = torch.randn(2, 2, 16, 16, generator=torch.Generator().manual_seed(5))
-    check_against_torchvision(x, ADVERSARIAL, (3, 3), 1.0, backend)
-    out = ops.roi_pool(x, ADVERSARIAL[:2], 3, backend=backend)
+    x, rois = on_device(backend, x, ADVERSARIAL)
+    check_against_torchvision(x, rois, (3, 3), 1.0, backend)
+    out = ops.roi_pool(x, rois[:2], 3, backend=backend)
     assert (out == 0).all(), "RoIs outside the map have only empty bins, which give 0"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_roi_pool_ties_first_maximum_wins(backend):
-    x = torch.zeros(1, 1, 4, 4, requires_grad=True)   # every cell ties
-    rois = torch.tensor([[0, 0, 0, 3, 3.]])
+    x = torch.zeros(1, 1, 4, 4, device=device(backend), requires_grad=True)   # every cell ties
+    rois = on_device(backend, torch.tensor([[0, 0, 0, 3, 3.]]))
     out = ops.roi_pool(x, rois, 2, backend=backend)
     grad, = torch.autograd.grad(out.sum(), x)
     tv_out = torchvision.ops.roi_pool(x, rois, 2)
@@ -73,6 +78,7 @@ def test_roi_pool_float64_and_list_of_boxes(backend):
     x = torch.randn(2, 2, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     boxes = [torch.tensor([[1, 1, 6, 7.], [0, 0, 8, 8]], dtype=torch.float64),
              torch.tensor([[2.5, 0.5, 5.5, 8.5]], dtype=torch.float64)]
+    x, boxes = on_device(backend, x, boxes)
     ours = ops.roi_pool(x, boxes, (2, 2), backend=backend)
     assert torch.equal(ours, torchvision.ops.roi_pool(x, boxes, (2, 2)))
 
@@ -85,16 +91,19 @@ def test_roi_pool_gradcheck(backend):
     rois = torch.tensor([[0, 0, 0, 4, 4], [1, 1, 2, 5, 5], [0, 2, 1, 3, 5]], dtype=torch.float64)
     if backend == "triton":   # the interpreter runs programs one by one: a smaller case
         x, rois = x[:1, :1].detach().requires_grad_(), rois[:1]
+    x, rois = on_device(backend, x.detach(), rois)
+    x.requires_grad_()
     assert torch.autograd.gradcheck(lambda t: ops.roi_pool(t, rois, 2, backend=backend), (x,),
                                     fast_mode=backend == "triton")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_roi_pool_empty_roi_list(backend):
-    x = torch.randn(1, 3, 5, 5, requires_grad=True)
-    out = ops.roi_pool(x, torch.zeros(0, 5), (2, 2), backend=backend)
+    x = torch.randn(1, 3, 5, 5, device=device(backend), requires_grad=True)
+    none = on_device(backend, torch.zeros(0, 5))
+    out = ops.roi_pool(x, none, (2, 2), backend=backend)
     assert out.shape == (0, 3, 2, 2)
-    assert torch.equal(out, torchvision.ops.roi_pool(x, torch.zeros(0, 5), (2, 2)))
+    assert torch.equal(out, torchvision.ops.roi_pool(x, none, (2, 2)))
 
 
 def test_roi_pool_cpu_bigger_case():
@@ -130,8 +139,9 @@ def test_roi_pool_cpu_inference_path_and_nan_features():
     x[1, 5, :, :] = float("nan")
     rois = random_rois(80, 2, 20, 9)
     for backend, k in (("cpu", 80), ("triton", 12)):   # (the reference's torch.max keeps NaN)
+        xb, rb = on_device(backend, x, rois[:k])
         with torch.no_grad():
-            ours = ops.roi_pool(x, rois[:k], (3, 3), backend=backend)
-        assert torch.equal(ours, torchvision.ops.roi_pool(x, rois[:k], (3, 3))), backend
+            ours = ops.roi_pool(xb, rb, (3, 3), backend=backend)
+        assert torch.equal(ours, torchvision.ops.roi_pool(xb, rb, (3, 3))), backend
     xg = x.clone().requires_grad_()
     check_against_torchvision(xg, rois, (3, 3), 1.0, "cpu")
