@@ -4,6 +4,12 @@ R-CNN spends most of its test time here (the lesson measures it), so training an
 reuse the boxes: they are stored under ``$LECTURELIB_CACHE`` (default ``~/.cache/lecturelib``)
 in a file whose name is a hash of everything that made them — the split, its seed and size,
 and the selective-search options — so changing any of them computes new ones.
+
+The file also holds a SHA-256 of its contents (every image's boxes: dtype, shape, bytes; the
+seconds per image), checked at every load: a file that cannot be read (truncated, junk), lacks
+the checksum (written by an older lecturelib) or does not match it (altered) is never used — a
+warning names it and the proposals are computed again and the file replaced. Files are written
+through a temporary file of the writer's own and renamed, so a reader never sees half of one.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +53,11 @@ def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int =
                       "min_box_size": min_box_size, "code": _code_version()}, sort_keys=True)
     path = cache_dir() / f"proposals-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
-        stored = np.load(path)
-        return ([stored[f"image_{i}"] for i in range(len(dataset))],
-                float(stored["seconds_per_image"]))
+        try:
+            return _read_cache(path, len(dataset))
+        except _Unusable as why:
+            warnings.warn(f"proposal cache {path} {why}: computing the proposals again",
+                          RuntimeWarning, stacklevel=2)
     boxes, seconds = [], 0.0
     for i in tqdm(range(len(dataset)), desc=f"selective search ({dataset.split})",
                   disable=not progress):
@@ -64,6 +73,7 @@ def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int =
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, seconds_per_image=per_image,
+                                sha256=np.array(_contents_sha256(boxes, per_image)),
                                 **{f"image_{i}": b for i, b in enumerate(boxes)})
         os.replace(tmp, path)
     except BaseException:
@@ -71,3 +81,39 @@ def proposals_for(dataset: SyntheticShapes, mode: str = "fast", max_boxes: int =
             os.unlink(tmp)
         raise
     return boxes, per_image
+
+
+class _Unusable(Exception):
+    """A cache file that must not be used; the message says why."""
+
+
+def _contents_sha256(boxes: list[np.ndarray], seconds_per_image: float) -> str:
+    """SHA-256 of what a cache file holds: each image's boxes (dtype, shape, bytes), in order,
+    and the seconds per image."""
+    h = hashlib.sha256(f"{len(boxes)} images, {float(seconds_per_image)!r} s".encode())
+    for b in boxes:
+        h.update(f"|{b.dtype.str}{b.shape}|".encode())
+        h.update(np.ascontiguousarray(b).tobytes())
+    return h.hexdigest()
+
+
+def _read_cache(path: Path, num_images: int) -> tuple[list[np.ndarray], float]:
+    """The boxes and seconds per image stored in ``path``, if it is whole and unaltered;
+    raises :class:`_Unusable` otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if "sha256" not in stored.files:
+                raise _Unusable("has no checksum (written by an older lecturelib)")
+            expected = str(stored["sha256"])
+            boxes = [stored[f"image_{i}"] for i in range(num_images)]
+            seconds = float(stored["seconds_per_image"])
+    except _Unusable:
+        raise
+    except Exception as exc:        # BadZipFile, zlib.error, EOFError, KeyError, ValueError ...
+        why = " ".join(str(exc).split())[:120]
+        raise _Unusable(f"cannot be read ({type(exc).__name__}: {why})") from exc
+    if _contents_sha256(boxes, seconds) != expected:
+        raise _Unusable("does not match its checksum (altered since it was written)")
+    if any(b.dtype != np.float32 or b.ndim != 2 or b.shape[1] != 4 for b in boxes):
+        raise _Unusable("does not hold Float32[N, 4] boxes")
+    return boxes, seconds
