@@ -66,8 +66,6 @@ def match_proposals(iou: torch.Tensor, high_threshold: float, low_threshold: flo
     if iou.ndim != 2:
         raise ValueError(f"iou must be a [G, P] matrix, got shape {tuple(iou.shape)}")
     high, low = _check_thresholds(high_threshold, low_threshold)
-    if iou.numel() and not bool(torch.isfinite(iou).all()):
-        raise ValueError("iou contains NaN or infinite values (from NaN boxes?)")
     check_unit_interval(iou, "iou")
     if iou.shape[0] == 0:
         return torch.full((iou.shape[1],), BELOW_LOW_THRESHOLD, dtype=torch.int64,

@@ -32,20 +32,16 @@ def check_boxes(boxes, name: str = "boxes", *, floating: bool = False, fmt: str 
                          f"convert it with {name}.float()")
     if boxes.numel() == 0:
         return boxes
-    if boxes.is_floating_point():
-        finite = torch.isfinite(boxes).all(dim=1)
-        if not bool(finite.all()):
-            i = int((~finite).nonzero()[0, 0])
-            raise ValueError(f"{name} contains NaN or infinite coordinates (first at row {i}: "
-                             f"{boxes[i].tolist()})")
-    if fmt == "xyxy":
-        inverted = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-        rule = "x2 >= x1 and y2 >= y1 (format x1, y1, x2, y2)"
-    else:
-        inverted = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
-        rule = f"w >= 0 and h >= 0 (format {fmt})"
+    # one reduction per check on the way through (every op calls this); rows found only on error
+    if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
+        i = int((~torch.isfinite(boxes).all(dim=1)).nonzero()[0, 0])
+        raise ValueError(f"{name} contains NaN or infinite coordinates (first at row {i}: "
+                         f"{boxes[i].tolist()})")
+    inverted = boxes[:, 2:] < (boxes[:, :2] if fmt == "xyxy" else 0)
     if bool(inverted.any()):
-        i = int(inverted.nonzero()[0, 0])
+        i = int(inverted.any(dim=1).nonzero()[0, 0])
+        rule = ("x2 >= x1 and y2 >= y1 (format x1, y1, x2, y2)" if fmt == "xyxy"
+                else f"w >= 0 and h >= 0 (format {fmt})")
         raise ValueError(f"{name} must have {rule}; row {i} is {boxes[i].tolist()}")
     return boxes
 
@@ -115,7 +111,7 @@ def check_unit_interval(x: torch.Tensor, name: str, what: str = "IoU values") ->
     """A tensor of values in [0, 1] (IoUs, probabilities): finite and in range."""
     check_finite(x, name)
     if x.numel():
-        low, high = float(x.min()), float(x.max())
+        low, high = (float(v) for v in torch.aminmax(x))
         if low < 0 or high > 1:
             raise ValueError(f"{name} must hold {what} in [0, 1], got values from {low} to {high}")
     return x
