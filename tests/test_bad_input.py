@@ -151,6 +151,10 @@ CASES = [
      ValueError, ["iou_threshold", "[0, 1]", "1.5"], "- (was recall 0.0)"),
     ("proposal_recall iou_threshold NaN", lambda: proposal_recall([BOXES], [BOXES], NAN),
      ValueError, ["iou_threshold", "[0, 1]", "nan"], "- (was recall 0.0)"),
+    ("proposal_recall NaN proposal", lambda: proposal_recall([BOXES, NAN_BOX], [BOXES, BOXES]),
+     ValueError, ["proposals[1]", "NaN", "row 0"], "- (refused before, without the row)"),
+    ("proposal_recall inverted ground truth", lambda: proposal_recall([BOXES], [INVERTED]),
+     ValueError, ["gt_boxes[0]", "x2 >= x1"], "- (refused before, without the row)"),
     # --- the synthetic data set, refused when made (not when first indexed)
     ("SyntheticShapes num_images 2.7", lambda: SyntheticShapes("val", num_images=2.7),
      ValueError, ["num_images", "int"], "- (was truncated to 2)"),

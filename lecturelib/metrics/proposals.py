@@ -120,8 +120,6 @@ def _as_tensor(value, name: str) -> torch.Tensor:
 def _as_boxes(value, name: str) -> torch.Tensor:
     boxes = _as_tensor(value, name).to(torch.float64)
     boxes = boxes.reshape(0, 4) if boxes.numel() == 0 else boxes
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"{name} must have shape [N, 4], got {tuple(boxes.shape)}")
-    if not torch.isfinite(boxes).all() or (boxes[:, 2:] < boxes[:, :2]).any():
-        raise ValueError(f"{name} must be finite (x1, y1, x2, y2) boxes with x2 >= x1, y2 >= y1")
-    return boxes
+    from ..ops._validate import check_boxes
+
+    return check_boxes(boxes, name)       # shape [N, 4], finite, x2 >= x1, y2 >= y1
