@@ -106,18 +106,17 @@ def _numbers(x, name: str) -> np.ndarray:
 
 
 def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
-    """``[N, 4]`` (or one box ``[4]``) of finite ``(x1, y1, x2, y2)``, x2 >= x1, y2 >= y1."""
+    """``[N, 4]`` (or ``[..., 4]``, e.g. one box ``[4]``) of finite ``(x1, y1, x2, y2)``, x2 >= x1,
+    y2 >= y1 -> Float64[N, 4]."""
     array = _as_array(boxes, name)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
     if array.size == 0:
         return np.zeros((0, 4))
-    if array.shape == (4,):
-        array = array[None]
-    if array.ndim != 2 or array.shape[1] != 4:
+    if array.ndim == 0 or array.shape[-1] != 4:
         raise ValueError(f"{name} must have shape [N, 4] as (x1, y1, x2, y2), "
                          f"got shape {array.shape}")
-    array = array.astype(np.float64)
+    array = array.reshape(-1, 4).astype(np.float64)
     check_boxes(torch.from_numpy(array), name)
     return array
 
