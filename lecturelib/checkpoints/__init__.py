@@ -276,8 +276,8 @@ def _read_verified(path: Path, digest: str, size: int | None = None):
     except TypeError as exc:
         return None, f"is not a checkpoint ({exc})"
     if actual != digest:
-        return None, (f"has content SHA-256 {actual[:12]}…, the manifest expects {digest[:12]}…: "
-                      "the file was altered or is from another build")
+        return None, (f"has content SHA-256 {actual[:12]}…, the manifest expects "
+                      f"{digest[:12]}…: the file was altered or is from another build")
     return checkpoint, None
 
 
