@@ -207,6 +207,7 @@ def test_the_hash_leaves_timing_out_and_covers_the_rest():
     assert checkpoints.content_sha256(changed) != base
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_training_the_backbone_twice_gives_the_same_hash(tmp_path):
     # a reduced schedule (seconds, not minutes); the manifest's hash ignores the wall clock
     from lecturelib.models.backbone import pretrain
