@@ -250,7 +250,7 @@ def test_kernels_give_zero_for_a_nan_roi_instead_of_crashing(backend, sampling_r
     x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(11))
     rois = torch.tensor([[0, float("nan"), 1.0, 4.0, 5.0], [0, 1.0, 1.0, 4.0, 5.0]])
     x, rois = on_device(backend, x, rois)
-    kernel = implementation("roi_align", backend)
+    kernel = implementation("roi_align", backend, x)
     out = kernel(x, rois, (2, 2), 1.0, sampling_ratio, False)
     assert (out[0] == 0).all() and torch.isfinite(out).all()
     assert torch.equal(out[1:], torchvision.ops.roi_align(x, rois[1:], 2, 1.0, sampling_ratio))

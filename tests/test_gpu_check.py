@@ -1,0 +1,76 @@
+"""``make gpu-check`` rehearsed on the CPU: tools/gpu_check.py --dry-run end to end in a child
+process (as on the GPU machine: pycocotools, ipywidgets and nbval refused), then its report.
+
+The dry run covers a few Triton tests per op at the tests' small sizes under the interpreter,
+the determinism step on tiny inputs and tiny benchmarks; what only a GPU can show (races, full
+sizes, speed) waits for a GPU run. About 25 s of CPU time.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from gpu_check import OPS  # noqa: E402  tools/gpu_check.py
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    report = tmp_path_factory.mktemp("gpu_check") / "gpu_check.json"
+    env = {k: v for k, v in os.environ.items() if k != "LECTURELIB_GPU_CHECK"}
+    proc = subprocess.run([sys.executable, "tools/gpu_check.py", "--dry-run", "--report",
+                           str(report)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, json.loads(report.read_text())
+
+
+def test_dry_run_passes_and_prints_a_summary(dry_run):
+    proc, report = dry_run
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert report["ok"] is True and report["mode"] == "dry"
+    assert "gpu-check (dry)" in proc.stdout and "— OK" in proc.stdout
+    for section in ("environment", "tests", "determinism", "benchmarks", "bandwidth", "goals"):
+        assert report[section], section
+        assert "error" not in report[section], report[section].get("error")
+
+
+def test_op_tests_run_without_the_modules_the_gpu_image_lacks(dry_run):
+    tests = dry_run[1]["tests"]
+    assert tests["blocked_probe"] == {"ipywidgets": "refused", "nbval": "refused",
+                                      "pycocotools": "refused"}
+    assert tests["counts"]["failed"] == tests["counts"]["errors"] == 0, tests["failures"]
+    assert tests["command"][:5] == ["pytest", "-o", "addopts=", "-p", "no:cacheprovider"]
+    for op in OPS:   # the selection still names a Triton test of every op
+        assert tests["by_op"][op]["triton_passed"] >= 1, (op, tests["by_op"])
+
+
+def test_every_op_has_its_figures(dry_run):
+    report = dry_run[1]
+    determinism = report["determinism"]
+    for case in ("box_iou", "nms", "batched_nms", "roi_pool forward", "roi_pool backward",
+                 "roi_align forward", "roi_align backward", "conv2d forward",
+                 "conv_transpose2d forward"):
+        assert determinism[case]["ok"] and determinism[case]["runs"] >= 2, case
+    cases = report["benchmarks"]["cases"]
+    assert {row["op"] for row in cases} == set(OPS)
+    for row in cases:
+        assert math.isfinite(row["ratio"]) and row["ratio"] > 0, row
+    bandwidth = report["bandwidth"]
+    assert bandwidth["copy_gbps"] > 0
+    assert {name.split()[0] for name in bandwidth["cases"]} == {"box_iou", "roi_pool", "roi_align"}
+    for row in bandwidth["cases"].values():
+        assert 0 < row["ours_share"] and 0 < row["peer_share"], row
+
+
+def test_gpu_only_figures_are_null_with_a_reason(dry_run):
+    report = dry_run[1]
+    if report["gpu"] is not None:
+        pytest.skip("a CUDA device is present: the dry run ran the Triton path on it")
+    assert report["gpu_null_reason"] and report["goals"]["null_reason"]
+    assert report["benchmarks"]["cudnn_ratio_null_reason"]
