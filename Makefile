@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test unit notebooks bench clean browser assignments present checkpoints
+.PHONY: setup lab test unit notebooks bench clean browser assignments present checkpoints gpu-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ notebooks: setup
 
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+# The Triton kernels checked on a GPU, every figure in one report (README "On a GPU"). No
+# set-up step: a GPU machine's image has what it needs and no network. Runs with .venv's python
+# when there is one, else python3; without CUDA it is the dry run (a rehearsal at small sizes).
+# ARGS="--report PATH" writes the report elsewhere than outputs/gpu_check.json.
+gpu-check:
+	$$(test -x $(PY) && echo $(PY) || echo python3) tools/gpu_check.py $(ARGS)
 
 # Rebuild the shipped weights from scratch (deterministic from the seed; ~25 min on 2 cores).
 # Each command updates lecturelib/checkpoints/MANIFEST.json with the new SHA-256.
