@@ -8,9 +8,10 @@ added to the JSON report as soon as it ends (a run cut short keeps what it measu
 
 1. ``tests`` — pytest over the op tests (``tests/test_ops_*.py``, ``tests/test_conv.py``,
    ``tests/test_triton*.py``) in a child process where pycocotools, ipywidgets and nbval cannot
-   be imported, as on the GPU image (a collection error there names the import it lacks). With
-   CUDA: every one of them, the Triton path on CUDA tensors at full sizes
-   (``LECTURELIB_GPU_CHECK=full``, read by ``tests/full_size.py``).
+   be imported (``tools/refuse_imports.py``), as on the GPU image: a collection error there
+   names the import it lacks. With CUDA: every one of them, the Triton path on CUDA tensors at
+   full sizes (``LECTURELIB_GPU_CHECK=full``, read by ``tests/full_size.py``), spread over
+   pytest-xdist workers when it is installed (Triton compiles every kernel variant once).
 2. ``determinism`` — each Triton op ten times on one input (``gpu_check_figures.determinism``).
 3. ``benchmarks`` — ours against torchvision / cuDNN, ratios (``gpu_check_figures.benchmarks``).
 4. ``bandwidth`` — the memory-bound forwards against a copy measured in the same run
@@ -61,35 +62,6 @@ TIMEOUT_S = {"full": 240, "dry": 240}   # the pytest child; a hung kernel ends t
 # Goals of issue 16, checked on a GPU: Triton at most torchvision's CUDA time for these
 # forwards; stretch: roi_align forward at half the copy bandwidth or more.
 RATIO_GOAL_OPS = ("box_iou", "nms", "roi_pool", "roi_align")
-
-# The pytest child: refuses the blocked modules before anything imports them, proves it can,
-# runs pytest, and writes which imports it refused. argv: blocked,names  out.json  pytest args…
-CHILD = r"""
-import importlib.abc, json, sys
-blocked, out, args = set(sys.argv[1].split(",")), sys.argv[2], sys.argv[3:]
-refused = []
-class Refuse(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in blocked:
-            refused.append(name)
-            raise ModuleNotFoundError(f"No module named {name!r} (not on the GPU image)",
-                                      name=name)
-sys.meta_path.insert(0, Refuse())
-probe = {}
-for name in sorted(blocked):
-    try:
-        __import__(name)
-        probe[name] = "imported"
-    except ImportError:
-        probe[name] = "refused"
-refused.clear()
-import pytest
-code = int(pytest.main(args))
-with open(out, "w") as f:
-    json.dump({"probe": probe, "refused": sorted(set(refused)), "exit_code": code}, f)
-sys.exit(code)
-"""
-
 
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -162,46 +134,51 @@ def read_junit(path: Path) -> dict:
 
 
 def run_tests(mode: str, scratch: Path, log: Path) -> dict:
-    """pytest in a child without the blocked modules (LECTURELIB_GPU_CHECK=full on a GPU), its
-    whole output in ``log`` (one line per test: a run stopped by the timeout shows where)."""
+    """pytest in a child that cannot import :data:`BLOCKED` (``tools/refuse_imports.py``), with
+    LECTURELIB_GPU_CHECK=full and pytest-xdist's workers on a GPU; its whole output in ``log``
+    (one line per test: a run stopped by the timeout shows where)."""
     import importlib.util
-    junit, child_out = scratch / "junit.xml", scratch / "child.json"
-    args = ["-o", "addopts=", "-p", "no:cacheprovider", "-v", "-rfE", "--tb=short",
-            f"--junitxml={junit}", *test_paths()]
+    junit, refused = scratch / "junit.xml", scratch / "refused.txt"
+    args = ["-o", "addopts=", "-p", "no:cacheprovider", "-p", "refuse_imports", "-p", "no:nbval",
+            "-v", "-rfE", "--tb=short", f"--junitxml={junit}", *test_paths()]
     selection = None
     if mode == "dry":
         selection = " or ".join(f"({clause})" for clause in DRY_SELECTION.values())
         args += ["-k", selection]
+    elif importlib.util.find_spec("xdist"):   # Triton compiles each kernel variant: in parallel
+        args += ["-n", str(min(8, max(2, (os.cpu_count() or 2) // 2)))]
     if importlib.util.find_spec("pytest_timeout"):
         args += ["-o", "timeout=120"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env = dict(os.environ, LECTURELIB_REFUSE_IMPORTS=",".join(BLOCKED),
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tools"),
+                                           *filter(None, [os.environ.get("PYTHONPATH")])]))
     env.pop("LECTURELIB_GPU_CHECK", None)
     if mode == "full":
         env["LECTURELIB_GPU_CHECK"] = "full"
-    command = [sys.executable, "-c", CHILD, ",".join(BLOCKED), str(child_out), *args]
-    t0 = time.perf_counter()
+    probe = subprocess.run([sys.executable, "-c", "import json, refuse_imports; "
+                            "print(json.dumps(refuse_imports.probe()))"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     result = {"command": ["pytest", *[a for a in args if not a.startswith("--junitxml")]],
               "selection": selection or "all", "blocked_imports": list(BLOCKED),
+              "blocked_probe": json.loads(probe.stdout) if probe.returncode == 0 else None,
               "full_sizes": mode == "full", "timed_out": False, "log": str(log)}
+    t0 = time.perf_counter()
     with open(log, "w") as out:
         try:
-            result["exit_code"] = subprocess.run(command, cwd=ROOT, env=env, stdout=out,
-                                                 stderr=subprocess.STDOUT,
-                                                 timeout=TIMEOUT_S[mode]).returncode
+            result["exit_code"] = subprocess.run(
+                [sys.executable, "-m", "pytest", *args], cwd=ROOT,
+                env=dict(env, LECTURELIB_REFUSED_LOG=str(refused)), stdout=out,
+                stderr=subprocess.STDOUT, timeout=TIMEOUT_S[mode]).returncode
         except subprocess.TimeoutExpired:
             result["timed_out"], result["exit_code"] = True, None
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["output_tail"] = log.read_text(errors="replace")[-4000:]
-    if child_out.exists():
-        child = json.loads(child_out.read_text())
-        result["blocked_probe"], result["refused_imports"] = child["probe"], child["refused"]
-    else:
-        result["blocked_probe"] = result["refused_imports"] = None
+    result["refused_imports"] = sorted(set(refused.read_text().split())) if refused.exists() \
+        else []
     if junit.exists():
         result.update(read_junit(junit))
     result["ok"] = (result["exit_code"] == 0 and not result["timed_out"]
-                    and all(v == "refused" for v in (result["blocked_probe"] or {"": ""}).values()))
+                    and result["blocked_probe"] == {name: "refused" for name in BLOCKED})
     return result
 
 
