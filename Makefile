@@ -18,14 +18,22 @@ setup: $(STAMP)
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: setup browser
-	$(PY) -m pytest
+# The tests run on every core, up to 4 (pytest-xdist; conftest.py keeps each lesson's notebook,
+# homework and browser checks together and queues the longest first).
+# JOBS=0 runs them in this one process, in file order.
+JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 4 ? 4 : n )))
+PYTEST  = $(PY) -m pytest -n $(JOBS)
 
-unit: setup browser
-	$(PY) -m pytest tests
+# Everything: unit tests, every lesson under nbval, the homework round trip, the browser checks.
+test: setup browser
+	$(PYTEST)
+
+# The inner loop: unit tests only (no notebook, no nbgrader, no browser).
+unit: setup
+	$(PYTEST) tests -m "not browser and not nbgrader and not notebook"
 
 notebooks: setup
-	$(PY) -m pytest notebooks
+	$(PYTEST) notebooks
 
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

@@ -109,3 +109,14 @@ def redraw_is_live():
             f"{name}: {ours:.0f} ms per redraw, {ours / plain:.1f}x a plain figure's {plain:.0f} ms"
         return ours, plain
     return check
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for this test process (Playwright's sync API allows one at a time
+    in a thread): every browser test opens its pages in it. Skips the test, with the reason,
+    where no browser can be had (``lab_browser.need_browser``)."""
+    from lab_browser import Browser, Screenshots, need_browser
+    need_browser()
+    with Browser(Screenshots.shared()) as shared:
+        yield shared

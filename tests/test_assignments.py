@@ -1,7 +1,8 @@
 """Homework: nbgrader turns every lesson into a student release that fails until it is solved.
 
-The course folder is built once per run, in a temporary folder, by the command behind
-``make assignments`` (``tools/make_assignments.py``: nbgrader's own ``generate_assignment``).
+Each lesson's course folder is built once per run, in a temporary folder, by the command
+behind ``make assignments`` (``tools/make_assignments.py``: nbgrader's own
+``generate_assignment``).
 Then, for every lesson in notebooks/:
 
 - its exercises carry nbgrader's markers and metadata, and every assertion in a graded cell
@@ -36,8 +37,7 @@ from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import make_assignments  # noqa: E402
-from lab_browser import (Browser, LabNotebook, Screenshots, browser_unavailable,  # noqa: E402
-                         jupyterlab, need_browser)
+from lab_browser import LabNotebook, Screenshots, browser_unavailable, jupyterlab  # noqa: E402
 
 LESSONS = make_assignments.lessons()
 STUB_MESSAGE = "Exercise not done yet"
@@ -66,13 +66,27 @@ def solution_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if nbgrader_meta(c).get("solution")]
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """A course folder with source/ and release/ for every lesson, as `make assignments`
-    builds it (but in a temporary folder)."""
-    root = tmp_path_factory.mktemp("course")
-    make_assignments.main(["--root", str(root)])
-    return root
+@pytest.fixture(scope="session")
+def courses(tmp_path_factory):
+    """``courses(lesson)``: a course folder with source/ and release/ for that lesson, as `make
+    assignments` builds it (but in a temporary folder). Built once per test run, on first use:
+    one folder per lesson, so that the lessons' homework checks can run on different cores
+    (tests/conftest.py groups them by lesson) without sharing a gradebook."""
+    built: dict[str, Path] = {}
+
+    def build(lesson: Path) -> Path:
+        if lesson.stem not in built:
+            root = tmp_path_factory.mktemp(f"course-{lesson.stem}")
+            make_assignments.main(["--root", str(root), lesson.stem])
+            built[lesson.stem] = root
+        return built[lesson.stem]
+    return build
+
+
+@pytest.fixture
+def course(courses, lesson) -> Path:
+    """The course folder of the test's lesson."""
+    return courses(lesson)
 
 
 def release_of(course: Path, lesson: Path) -> Path:
@@ -199,7 +213,7 @@ def solve(released: dict, instructor: dict) -> dict:
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=ids)
-def test_solved_submission_autogrades_to_full_marks(course, lesson):
+def test_solved_submission_autogrades_to_full_marks(course, lesson, request):
     """The TA's round: a submission in submitted/<student>/<lesson>/ -> `nbgrader autograde`
     (which restores the hidden tests from the gradebook) -> full marks in the gradebook."""
     student = "solved-student"
@@ -227,27 +241,23 @@ def test_solved_submission_autogrades_to_full_marks(course, lesson):
     assert done.returncode == 0 and feedback.exists(), done.stdout + done.stderr
     assert f"Score: {points:.1f} / {points:.1f}" in feedback.read_text()
     if browser_unavailable() is None:
-        shots = Screenshots.shared()
-        with Browser(shots) as browser:
-            page = browser.new_page()
-            page.goto(feedback.as_uri())
-            shots.take(page, f"feedback-{lesson.stem}-solved-student")
+        page = request.getfixturevalue("browser").new_page()
+        page.goto(feedback.as_uri())
+        Screenshots.shared().take(page, f"feedback-{lesson.stem}-solved-student")
+        page.close()
 
 
 STUDENT_VIEW = "02_boxes_iou_nms"     # the lesson whose student version is opened in JupyterLab
 
 
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.stem == STUDENT_VIEW], ids=lambda p: p.stem)
 def test_student_version_in_jupyterlab_stops_at_the_first_check_with_a_readable_message(
-        course, tmp_path):
+        course, lesson, browser, tmp_path):
     """What a student sees: the release in JupyterLab, Run All, and the first graded check
     stops the run with the stub's sentence; the check cell is read-only."""
-    if not (course / "release" / STUDENT_VIEW).exists():
-        pytest.skip(f"{STUDENT_VIEW} is not in notebooks/")
-    need_browser()
     shots = Screenshots.shared()
     notebook = f"{STUDENT_VIEW}.ipynb"
-    with jupyterlab(tmp_path, source=course / "release" / STUDENT_VIEW) as server, \
-            Browser(shots) as browser:
+    with jupyterlab(tmp_path, source=course / "release" / STUDENT_VIEW) as server:
         lesson = LabNotebook(browser.new_page(), shots, f"student-{STUDENT_VIEW}")
         try:
             lesson.open(f"{server.url}/lab/tree/{notebook}?reset")
@@ -270,6 +280,8 @@ def test_student_version_in_jupyterlab_stops_at_the_first_check_with_a_readable_
         except BaseException:
             shots.take(lesson.page, f"student-{STUDENT_VIEW}-FAILED", full_page=True)
             raise
+        finally:
+            lesson.page.close()
 
 
 def test_release_folders_are_not_committed():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from lab_browser import (EXPLORER_CHECKS, NOTEBOOKS, Browser, LabNotebook, Screenshots, announce,
-                         explorer_calls, jupyterlab, need_browser)
+                         explorer_calls, jupyterlab)
 
 
 def test_every_explorer_has_a_browser_check():
@@ -60,21 +60,19 @@ class LabSession:
         return found
 
 
-@pytest.fixture(scope="module")
-def lab(request, tmp_path_factory):
-    need_browser()
+@pytest.fixture(scope="session")   # one JupyterLab per test process, whichever lessons it runs
+def lab(request, tmp_path_factory, browser):
     shots = Screenshots.shared()
     work = tmp_path_factory.mktemp("jupyterlab")
-    with jupyterlab(work) as server, Browser(shots) as browser:
+    with jupyterlab(work) as server:
         yield LabSession(server, browser, shots)
     announce(request, shots)
 
 
 @pytest.mark.parametrize("check", EXPLORER_CHECKS, ids=lambda c: c.id)
-def test_explorer_answers_its_slider_in_jupyterlab(request, check):
+def test_explorer_answers_its_slider_in_jupyterlab(lab, check):
     if not (NOTEBOOKS / check.notebook).exists():
         pytest.skip(f"{check.notebook} is not in notebooks/ yet")
-    lab = request.getfixturevalue("lab")
     lesson = lab.lesson(check.notebook)
     try:
         before, after = lesson.check(check)

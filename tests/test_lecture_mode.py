@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from lab_browser import (EXPLORER_CHECKS, NOTEBOOKS, ROOT, Browser, LabNotebook, Screenshots,
-                         Server, announce, free_port, need_browser)
+from lab_browser import (EXPLORER_CHECKS, NOTEBOOKS, ROOT, LabNotebook, Screenshots, Server,
+                         announce, free_port)
 
 sys.path.insert(0, str(ROOT / "tools"))
 import present  # noqa: E402
@@ -75,28 +75,26 @@ def test_make_present_serves_the_lesson_on_localhost(lecture):
         "JupyterLab should say it serves on 127.0.0.1"
 
 
-def test_lecture_page_runs_the_lesson_and_its_iou_slider_answers(lecture, request):
-    need_browser()
+def test_lecture_page_runs_the_lesson_and_its_iou_slider_answers(lecture, browser, request):
     checks = [c for c in EXPLORER_CHECKS if c.notebook == LESSON and c.explorer == "iou_explorer("]
     assert checks, f"no browser check for the IoU explorer of {LESSON} in EXPLORER_CHECKS"
     shots = Screenshots.shared()
     name = "present-" + LESSON.removesuffix(".ipynb")
-    with Browser(shots) as browser:
-        lesson = LabNotebook(browser.new_page(), shots, name)
-        lesson.kind = "present"
-        try:
-            lesson.open(f"{lecture.url}/doc/tree/{LESSON}")
-            assert lesson.page.evaluate("window.jupyterapp.shell.mode") == "single-document"
-            type_px = lesson.page.evaluate("getComputedStyle(document.body)"
-                                           ".getPropertyValue('--jp-content-font-size1').trim()")
-            assert type_px == "20px", f"the lecture's type is {type_px!r}, not 20px"
-            shots.take(lesson.page, f"{name}-0-opened")
-            lesson.run_all()
-            for check in checks:
-                lesson.check(check)
-        except BaseException:
-            shots.take(lesson.page, f"{name}-FAILED", full_page=True)
-            raise
-        assert not browser.unexpected_outside(), \
-            f"the lecture asked for pages outside localhost: {browser.unexpected_outside()}"
+    lesson = LabNotebook(browser.new_page(), shots, name)
+    lesson.kind = "present"
+    try:
+        lesson.open(f"{lecture.url}/doc/tree/{LESSON}")
+        assert lesson.page.evaluate("window.jupyterapp.shell.mode") == "single-document"
+        type_px = lesson.page.evaluate("getComputedStyle(document.body)"
+                                       ".getPropertyValue('--jp-content-font-size1').trim()")
+        assert type_px == "20px", f"the lecture's type is {type_px!r}, not 20px"
+        shots.take(lesson.page, f"{name}-0-opened")
+        lesson.run_all()
+        for check in checks:
+            lesson.check(check)
+    except BaseException:
+        shots.take(lesson.page, f"{name}-FAILED", full_page=True)
+        raise
+    assert not browser.unexpected_outside(), \
+        f"the lecture asked for pages outside localhost: {browser.unexpected_outside()}"
     announce(request, shots)
