@@ -74,3 +74,23 @@ def test_gpu_only_figures_are_null_with_a_reason(dry_run):
         pytest.skip("a CUDA device is present: the dry run ran the Triton path on it")
     assert report["gpu_null_reason"] and report["goals"]["null_reason"]
     assert report["benchmarks"]["cudnn_ratio_null_reason"]
+
+
+def test_goals_and_summary_of_a_gpu_report(dry_run):
+    """The branches only a GPU run takes, fed the dry run's figures: issue 16's goals are read
+    off the forward ratios and roi_align's bandwidth share, and the summary prints them."""
+    import copy
+
+    from gpu_check import RATIO_GOAL_OPS, goals, summary
+    report = copy.deepcopy(dry_run[1])
+    report.update(mode="full", gpu={"name": "a GPU"}, gpu_null_reason=None)
+    met = goals(report)
+    forward = [row for row in report["benchmarks"]["cases"]
+               if row["op"] in RATIO_GOAL_OPS and row["pass"] == "forward"]
+    assert list(met["triton_at_most_1x_torchvision"].values()) == \
+        [row["ratio"] <= 1.0 for row in forward]
+    share = next(c["ours_share"] for name, c in report["bandwidth"]["cases"].items()
+                 if name.startswith("roi_align"))
+    assert met["roi_align_forward_half_of_copy_bandwidth"] == (share >= 0.5)
+    text = summary(dict(report, goals=met))
+    assert "device: a GPU" in text and f"of {len(forward)} forward cases" in text
