@@ -133,6 +133,15 @@ def read_junit(path: Path) -> dict:
             "slowest": [{"test": t, "seconds": round(s, 2)} for s, t in timings[:8]]}
 
 
+def xdist_version() -> tuple[int, ...]:
+    """pytest-xdist's version, (0,) when it is not installed."""
+    from importlib import metadata
+    try:
+        return tuple(int(part) for part in metadata.version("pytest-xdist").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return (0,)
+
+
 def run_tests(mode: str, scratch: Path, log: Path) -> dict:
     """pytest in a child that cannot import :data:`BLOCKED` (``tools/refuse_imports.py``), with
     LECTURELIB_GPU_CHECK=full and pytest-xdist's workers on a GPU; its whole output in ``log``
@@ -145,8 +154,9 @@ def run_tests(mode: str, scratch: Path, log: Path) -> dict:
     if mode == "dry":
         selection = " or ".join(f"({clause})" for clause in DRY_SELECTION.values())
         args += ["-k", selection]
-    elif importlib.util.find_spec("xdist"):   # Triton compiles each kernel variant: in parallel
-        args += ["-n", str(min(8, max(2, (os.cpu_count() or 2) // 2)))]
+    elif xdist_version() >= (3, 2):   # Triton compiles each kernel variant: in parallel,
+        # test by test (the repository's conftest.py would send whole modules to the workers)
+        args += ["-n", str(min(8, max(2, (os.cpu_count() or 2) // 2))), "--dist", "worksteal"]
     if importlib.util.find_spec("pytest_timeout"):
         args += ["-o", "timeout=120"]
     env = dict(os.environ, LECTURELIB_REFUSE_IMPORTS=",".join(BLOCKED),
