@@ -94,3 +94,29 @@ def test_goals_and_summary_of_a_gpu_report(dry_run):
     assert met["roi_align_forward_half_of_copy_bandwidth"] == (share >= 0.5)
     text = summary(dict(report, goals=met))
     assert "device: a GPU" in text and f"of {len(forward)} forward cases" in text
+
+
+def test_junit_results_are_counted_per_op(tmp_path):
+    """What a GPU run's failures look like in the report: per op, with their messages."""
+    from gpu_check import read_junit
+    junit = tmp_path / "junit.xml"
+    junit.write_text("""<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.test_ops_nms" name="test_nms_random_equals_torchvision[0.5-1-triton]"
+ time="0.5"/>
+<testcase classname="tests.test_ops_nms" name="test_batched_nms_is_per_class_nms[0-triton]"
+ time="2.0"><failure message="AssertionError: keep differs">trace</failure></testcase>
+<testcase classname="tests.test_ops_roi_align" name="test_detectron2_hand_case" time="0.1">
+ <error message="RuntimeError: CUDA error: an illegal memory access">trace</error></testcase>
+<testcase classname="tests.test_triton_setup" name="test_triton_path_after_torchvision_import"
+ time="0"><skipped message="checks the interpreter set-up (no CUDA)"/></testcase>
+</testsuite></testsuites>""")
+    result = read_junit(junit)
+    assert result["counts"] == {"passed": 1, "failed": 1, "skipped": 1, "errors": 1}
+    assert result["by_op"]["nms"] == {"passed": 1, "failed": 0, "skipped": 0, "triton_passed": 1}
+    assert result["by_op"]["batched_nms"]["failed"] == 1
+    assert result["by_op"]["roi_align"]["failed"] == 1   # an error fails its op too
+    assert [f["test"] for f in result["failures"]] == [
+        "tests/test_ops_nms.py::test_batched_nms_is_per_class_nms[0-triton]",
+        "tests/test_ops_roi_align.py::test_detectron2_hand_case"]
+    assert "illegal memory access" in result["failures"][1]["message"]
+    assert result["slowest"][0] == {"test": result["failures"][0]["test"], "seconds": 2.0}

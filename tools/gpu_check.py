@@ -44,7 +44,7 @@ DEFAULT_REPORT = ROOT / "outputs" / "gpu_check.json"
 BLOCKED = ("pycocotools", "ipywidgets", "nbval")   # not on the GPU machine's image
 TEST_FILES = ("tests/test_ops_*.py", "tests/test_conv.py", "tests/test_triton*.py")
 OPS = ("box_iou", "nms", "batched_nms", "roi_pool", "roi_align", "conv2d", "conv_transpose2d")
-# An op's tests are those that name it (longest name first), else those of its file.
+# The op of a test module whose test names do not say it (see op_of).
 FILE_OP = {"test_ops_boxes": "box_iou", "test_ops_nms": "nms", "test_ops_roi_pool": "roi_pool",
            "test_ops_roi_align": "roi_align", "test_conv": "conv2d"}
 # Dry run: a few Triton tests per op at the tests' small sizes (~15 s under the interpreter).
@@ -62,6 +62,7 @@ TIMEOUT_S = {"full": 240, "dry": 240}   # the pytest child; a hung kernel ends t
 # Goals of issue 16, checked on a GPU: Triton at most torchvision's CUDA time for these
 # forwards; stretch: roi_align forward at half the copy bandwidth or more.
 RATIO_GOAL_OPS = ("box_iou", "nms", "roi_pool", "roi_align")
+
 
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -93,11 +94,13 @@ def environment(mode: str) -> tuple[dict, dict | None, str | None]:
     return env, gpu, None
 
 
-def test_paths() -> list[str]:
+def op_test_paths() -> list[str]:
+    """The op test files, relative to the repository root (:data:`TEST_FILES`)."""
     return sorted({str(p.relative_to(ROOT)) for pattern in TEST_FILES for p in ROOT.glob(pattern)})
 
 
 def op_of(classname: str, name: str) -> str:
+    """The op a test is about: the longest op name in its name, else its module's op."""
     for op in sorted(OPS, key=len, reverse=True):
         if op in name:
             return op
@@ -117,8 +120,8 @@ def read_junit(path: Path) -> dict:
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome = "failed" if child.tag == "failure" else "errors"
-                text = child.get("message") or (child.text or "")
-                failures.append({"test": test, "kind": child.tag, "message": text[-1500:]})
+                text = (child.get("message") or "") + "\n" + (child.text or "")[-1200:]
+                failures.append({"test": test, "kind": child.tag, "message": text.strip()})
             elif child.tag == "skipped":
                 outcome = "skipped"
         counts[outcome] += 1
@@ -149,7 +152,7 @@ def run_tests(mode: str, scratch: Path, log: Path) -> dict:
     import importlib.util
     junit, refused = scratch / "junit.xml", scratch / "refused.txt"
     args = ["-o", "addopts=", "-p", "no:cacheprovider", "-p", "refuse_imports", "-p", "no:nbval",
-            "-v", "-rfE", "--tb=short", f"--junitxml={junit}", *test_paths()]
+            "-v", "-rfE", "--tb=short", f"--junitxml={junit}", *op_test_paths()]
     selection = None
     if mode == "dry":
         selection = " or ".join(f"({clause})" for clause in DRY_SELECTION.values())
@@ -235,7 +238,7 @@ def summary(report: dict) -> str:
         lines.append(f"  tests: {c['passed']} passed, {c['failed']} failed, {c['errors']} errors,"
                      f" {c['skipped']} skipped in {tests['seconds']} s"
                      + (" (TIMED OUT)" if tests.get("timed_out") else "")
-                     + f"; blocked imports {tests.get('blocked_probe')}")
+                     + f"; refused imports {tests.get('blocked_probe')}")
         lines.append("    per op (passed/failed, Triton passed): " + ", ".join(
             f"{op} {v['passed']}/{v['failed']} ({v['triton_passed']})"
             for op, v in tests["by_op"].items()))
