@@ -38,7 +38,9 @@ def test_box_iou_random_equals_torchvision(backend, seed):
     if backend == "reference":  # computed in Python floats: equal up to float32 rounding
         torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
     else:
-        assert torch.equal(ours, theirs)
+        assert torch.equal(ours, theirs), \
+            f"max |ours - theirs| {(ours - theirs).abs().max().item():.3g}, " \
+            f"{(ours != theirs).sum().item()} of {ours.numel()} differ"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

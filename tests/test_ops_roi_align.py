@@ -39,7 +39,9 @@ def check_against_torchvision(x, rois, output_size, scale, sampling_ratio, align
     theirs = torchvision.ops.roi_align(x, rois, output_size, scale, sampling_ratio, aligned)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     if exact:   # the same float arithmetic in the same order: the same bits
-        assert torch.equal(ours, theirs)
+        assert torch.equal(ours, theirs), \
+            f"max |ours - theirs| {(ours - theirs).abs().max().item():.3g}, " \
+            f"{(ours != theirs).sum().item()} of {ours.numel()} differ"
     else:
         torch.testing.assert_close(ours, theirs)
     g = torch.randn(ours.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)

@@ -34,7 +34,9 @@ def check_against_torchvision(x, rois, output_size, scale, backend):
     ours = ops.roi_pool(x, rois, output_size, scale, backend=backend)
     theirs = torchvision.ops.roi_pool(x, rois, output_size, scale)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
-    assert torch.equal(ours, theirs)
+    assert torch.equal(ours, theirs), \
+        f"max |ours - theirs| {(ours - theirs).abs().max().item():.3g}, " \
+        f"{(ours != theirs).sum().item()} of {ours.numel()} differ"
     g = torch.randn(ours.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
     g = g.to(x.device)
     grad_ours, = torch.autograd.grad(ours, x, g)
