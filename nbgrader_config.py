@@ -30,15 +30,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A lesson runs top to bottom in about 20 s on two cores; give a loaded machine room.
 c.Execute.timeout = 300
 
-# nbgrader runs the notebooks with nbclient. Its stand-in for an ipywidgets Output widget (every
-# explorer has one) sends the widget's new state to the kernel on the shell channel while it is
-# waiting on that same channel for the cell's reply; now and then the reply is then noticed
-# only when the cell's timeout expires (jupyter/nbclient#312): measured here, 5 explorer cells
-# in 30 runs of lesson 2 stalled for the whole timeout. Grading does not need the kernel to
-# hear that state (the outputs are recorded either way), so it is not sent.
-try:
-    import nbclient.output_widget
-
-    nbclient.output_widget.OutputWidget.sync_state = lambda self: None
-except ImportError:  # an nbclient without the stand-in cannot stall that way
-    pass
+# No work-around for nbclient's Output-widget stall (jupyter/nbclient#312) is needed here: the
+# explorers send their figure as an ipywidgets Image, and no lesson uses an Output widget
+# (lecturelib/widgets/_explorer.py; tests/test_widgets.py checks it).

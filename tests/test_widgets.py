@@ -106,3 +106,26 @@ def test_redraw_is_live(scene_detections, redraw_is_live):
     i = iou_explorer()
     redraw_is_live("NMS explorer", lambda k: e.set(step=k % 8), e.figure.get_size_inches())
     redraw_is_live("IoU explorer", lambda k: i.set(x=20 + k), i.figure.get_size_inches())
+
+
+def _widget_tree(widget) -> list:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += _widget_tree(child)
+    return found
+
+
+def test_explorer_sends_its_figure_as_an_image_widget_not_through_an_output_widget():
+    """Headless executors (nbconvert, nbclient, nbgrader, Voilà) stall on Output widgets now and
+    then (jupyter/nbclient#312); every explorer is an Explorer, and an Explorer has none."""
+    import ipywidgets
+
+    e = iou_explorer()
+    tree = _widget_tree(e.widget)
+    assert not [w for w in tree if isinstance(w, ipywidgets.Output)]
+    images = [w for w in tree if isinstance(w, ipywidgets.Image)]
+    assert len(images) == 1 and images[0].format == "png"
+    before = bytes(images[0].value)
+    assert before.startswith(b"\x89PNG\r\n\x1a\n")
+    e.set(high_threshold=0.4)
+    assert bytes(images[0].value) != before, "moving a slider must send a new figure"

@@ -6,7 +6,11 @@ without Jupyter) plus a dict of ipywidgets controls named like the function's ar
     Explorer(draw_iou, {"x": FloatSlider(...), "high_threshold": FloatSlider(...)}, fixed={...})
 
 Moving a control redraws the same Matplotlib figure and sends it to the notebook as one PNG
-(no second "tight" layout pass, so a slider answers at once). ``explorer.result`` holds the
+(no second "tight" layout pass, so a slider answers at once), as the value of an ipywidgets
+``Image``. Not through an ``Output`` widget: headless executors (nbconvert, nbclient, papermill,
+nbgrader, Voilà) stand in for an Output widget by talking to the kernel while they wait for the
+cell's reply, and now and then notice the reply only when the cell times out
+(jupyter/nbclient#312): an explorer cell then took minutes instead of a second. ``explorer.result`` holds the
 last dict, ``explorer.set(x=30)`` moves controls from code (as a test or a lecturer's script
 does), ``explorer.redraw_seconds`` times the last redraw. ``constrain(controls, changed)`` may
 adjust controls (their ranges, say) before each redraw; ``changed`` names the control the user
@@ -19,7 +23,7 @@ import time
 from typing import Callable
 
 import ipywidgets as widgets
-from IPython.display import Image, display
+from IPython.display import display
 from matplotlib.figure import Figure
 
 EXPLORER_DPI = 80   # sharp enough on a projector, quick to render
@@ -94,7 +98,7 @@ class Explorer:
         self.clear = clear
         self.constrain = constrain
         self.figure = Figure(figsize=figsize, dpi=EXPLORER_DPI)  # no layout engine: one pass
-        self.output = widgets.Output()
+        self.image = widgets.Image(format="png")
         self.readout = widgets.HTML()
         self.result: dict = {}
         self.redraw_seconds = 0.0
@@ -108,11 +112,11 @@ class Explorer:
         if side_panel:
             panel = widgets.VBox(header + list(controls.values()),
                                  layout=widgets.Layout(width="300px"))
-            self.widget = widgets.VBox([widgets.HBox([panel, self.output]), self.readout])
+            self.widget = widgets.VBox([widgets.HBox([panel, self.image]), self.readout])
         else:
             rows = [widgets.HBox(list(controls.values())[i:i + columns])
                     for i in range(0, len(controls), columns)]
-            self.widget = widgets.VBox(header + rows + [self.readout, self.output])
+            self.widget = widgets.VBox(header + rows + [self.readout, self.image])
         self._apply_constraints()
         self.redraw()
 
@@ -141,10 +145,7 @@ class Explorer:
             self.figure.clear()
         self.result = self.draw(**self.fixed, **self.values(), fig=self.figure)
         self.readout.value = self.result.get("readout", "")
-        png = render_png(self.figure)
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(Image(png))
+        self.image.value = render_png(self.figure)
         self.redraw_seconds = time.perf_counter() - start
         return self.result
 
