@@ -19,7 +19,7 @@ added to the JSON report as soon as it ends (a run cut short keeps what it measu
 
 ``--dry-run`` (the default without CUDA) is the rehearsal: the same steps and report keys at
 small sizes — a few of each op's Triton tests at their own small shapes (:data:`DRY_SELECTION`),
-under Triton's interpreter when there is no GPU; tiny benchmarks, two repeats, whose ratios are
+under Triton's interpreter when there is no GPU; tiny benchmarks, three repeats, whose ratios are
 then the CPU path's against torchvision's CPU ops. Figures only a GPU gives are null, with the
 reason. Exit status 0 when every selected test passed and every determinism promise held; the
 speed goals are reported, not enforced. A short summary is printed at the end.
@@ -319,6 +319,8 @@ def main(argv=None) -> int:
         figures_step(report, "tests", lambda: run_tests(mode, Path(scratch), log))
     save()
     import gpu_check_figures as figures   # tools/gpu_check_figures.py
+    if device == "cpu":   # as make bench times the CPU: one thread, both sides
+        torch.set_num_threads(1)
     sizes = figures.FULL if mode == "full" else figures.DRY
 
     def determinism():

@@ -69,7 +69,7 @@ FULL = Sizes(  # the cases of benchmarks/bench_{boxes,roi_align,roi_pool,conv}.p
 DRY = Sizes(
     boxes=(48,), nms_boxes=(48,), rois=4, channels=4, side=10, pooled=2,
     conv_layers=(("N=1 4ch 8x8 3x3", 1, 4, 4, 8, 3, 1, 1, 1),),
-    runs=2, repeats=2, copy_bytes=2 ** 22)
+    runs=2, repeats=3, copy_bytes=2 ** 22)
 
 
 def _sync(device: str):
