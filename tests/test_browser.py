@@ -36,7 +36,9 @@ def test_browser_checks_name_explorers_the_lessons_call():
 
 
 class LabSession:
-    """JupyterLab + Chromium for this module; each lesson is opened and run once."""
+    """JupyterLab + Chromium for this test process; each lesson is opened and run once, and
+    closed (page and kernel) after its last check, so that a process that runs every lesson
+    does not keep eight kernels in memory."""
 
     def __init__(self, server, browser: Browser, shots: Screenshots):
         self.server, self.browser, self.shots = server, browser, shots
@@ -59,6 +61,17 @@ class LabSession:
                                  f"server log:\n{self.server.log_tail(15)}") from found
         return found
 
+    def done_with(self, notebook: str) -> None:
+        """Shut the lesson's kernel down and close its page (JupyterLab keeps a kernel running
+        after its page is gone)."""
+        found = self._lessons.pop(notebook, None)
+        if isinstance(found, LabNotebook):
+            found.page.evaluate("() => window.jupyterapp.shell.currentWidget"
+                                ".sessionContext.shutdown()")
+            found.page.close()
+            _, sessions = self.server.get("/api/sessions")
+            assert notebook not in sessions, f"{notebook}'s kernel is still running: {sessions}"
+
 
 @pytest.fixture(scope="session")   # one JupyterLab per test process, whichever lessons it runs
 def lab(request, tmp_path_factory, browser):
@@ -79,5 +92,8 @@ def test_explorer_answers_its_slider_in_jupyterlab(lab, check):
     except BaseException:
         lab.shots.take(lesson.page, f"lab-{check.id}-FAILED", full_page=True)
         raise
+    finally:
+        if check == [c for c in EXPLORER_CHECKS if c.notebook == check.notebook][-1]:
+            lab.done_with(check.notebook)
     assert not lab.browser.unexpected_outside(), \
         f"JupyterLab asked for pages outside localhost: {lab.browser.unexpected_outside()}"
