@@ -72,6 +72,26 @@ def rois_from_boxes(boxes, x: torch.Tensor) -> torch.Tensor:
     return rois
 
 
+MAX_MAP_COORDINATE = 2.0 ** 30
+
+
+def check_rois_range(rois: torch.Tensor, spatial_scale: float) -> torch.Tensor:
+    """RoI corners on the feature map (coordinate × ``spatial_scale``) must lie within ±2^30
+    cells. Beyond, torchvision's C++ kernels overflow their 32-bit integers (roi_pool's rounded
+    corners and width, roi_align's adaptive samples per bin), so their answer is undefined
+    (it pools [0, 0, 0, 1e30, 1e30] and [0, 0, 0, 3e9, 3e9] as the one cell (0, 0), where the
+    map's maximum belongs in the first bin) and there is no value to agree with: we refuse such
+    RoIs rather than pick one."""
+    if rois.numel():
+        far = (rois[:, 1:].double() * spatial_scale).abs() > MAX_MAP_COORDINATE
+        if bool(far.any()):
+            k = int(far.any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"boxes[{k}] is {rois[k].tolist()}: its corners × spatial_scale "
+                             f"({spatial_scale}) must lie within ±2^30 cells of the map "
+                             "(beyond, torchvision's integer arithmetic overflows)")
+    return rois
+
+
 def round_half_away(v: torch.Tensor) -> torch.Tensor:
     """C's ``round`` (2.5 -> 3, -2.5 -> -3), not torch's round-half-to-even; computed in float64
     so that e.g. 0.49999997 + 0.5 does not round up to 1 in float32."""

@@ -17,6 +17,11 @@ are one line of tensor arithmetic each and have one implementation.
   machine has no CUDA device, so tests and lessons can run the kernels on a laptop (slowly).
 
 The environment variable ``LECTURELIB_BACKEND`` changes the default for a whole session.
+
+Gradients: every path of every op is differentiable where torchvision's op is (nms' indices
+are not). The reference loops of ``box_iou`` and the box coder compute with Python numbers and
+the IoU kernel writes raw memory, so autograd cannot follow them: :func:`gradient_from_cpu_path`
+gives them the CPU path's gradient instead of a silently detached result.
 """
 from __future__ import annotations
 
@@ -103,3 +108,51 @@ def implementation(op: str, backend: str | None, *tensors: torch.Tensor) -> Call
 def _function(where: str) -> Callable:
     module, name = where.split(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
+def gradient_from_cpu_path(op: str) -> Callable:
+    """Decorator for a path of ``op`` whose arithmetic autograd cannot follow (the reference's
+    loops over Python numbers, a Triton kernel): its values stay its own, and the gradient is
+    the CPU path's (autograd through :data:`TABLE`'s "cpu" function of ``op``, recomputed in
+    the backward pass on the same inputs). Without it the result would come back silently
+    detached; with it, every path of ``op`` is differentiable where the CPU path (and
+    torchvision) is. Only tensors passed positionally are differentiated; once differentiable
+    (a second derivative raises autograd's error)."""
+    def decorate(path: Callable) -> Callable:
+        @functools.wraps(path)
+        def run(*args):
+            if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad
+                                               for a in args):
+                return _GradientFromCpu.apply(path, _function(TABLE[op]["cpu"]), *args)
+            return path(*args)
+        return run
+    return decorate
+
+
+class _GradientFromCpu(torch.autograd.Function):
+    """Forward: ``path(*args)``. Backward: the vector-Jacobian product of ``cpu(*args)``."""
+
+    @staticmethod
+    def forward(ctx, path, cpu, *args):
+        ctx.cpu = cpu
+        ctx.where = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+        ctx.others = [None if i in ctx.where else a for i, a in enumerate(args)]
+        ctx.save_for_backward(*(args[i] for i in ctx.where))
+        return path(*args)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        args = list(ctx.others)
+        wanted = []
+        for i, t in zip(ctx.where, ctx.saved_tensors):
+            args[i] = t.detach().requires_grad_(ctx.needs_input_grad[2 + i])
+            if ctx.needs_input_grad[2 + i]:
+                wanted.append(i)
+        with torch.enable_grad():
+            out = ctx.cpu(*args)
+        grads = torch.autograd.grad(out, [args[i] for i in wanted], grad_out, allow_unused=True)
+        result: list = [None] * (2 + len(args))
+        for i, g in zip(wanted, grads):
+            result[2 + i] = g if g is not None else torch.zeros_like(args[i])
+        return tuple(result)

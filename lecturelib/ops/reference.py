@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from .backends import gradient_from_cpu_path
+
 
 def iou_pair(a, b) -> float:
     """IoU of two boxes given as 4 numbers each: intersection area / union area.
@@ -27,11 +29,17 @@ def iou_pair(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+@gradient_from_cpu_path("box_iou")
 def box_iou_reference(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """Tensor[N, 4], Tensor[M, 4] -> Tensor[N, M]: the IoU of every pair, two nested loops."""
-    rows2 = _rows(boxes2)
-    rows = [[float(iou_pair(a, b)) for b in rows2] for a in _rows(boxes1)]
-    out = torch.tensor(rows, dtype=_float_dtype(boxes1), device=boxes1.device)
+    """Tensor[N, 4], Tensor[M, 4] -> Tensor[N, M]: the IoU of every pair, two nested loops.
+
+    In the precision of both inputs together (float32 and float64 give float64, as torch
+    promotes). Python numbers carry no gradient: the decorator gives the result the CPU path's.
+    """
+    dtype = torch.promote_types(_float_dtype(boxes1), _float_dtype(boxes2))
+    rows2 = _rows(boxes2, dtype)
+    rows = [[float(iou_pair(a, b)) for b in rows2] for a in _rows(boxes1, dtype)]
+    out = torch.tensor(rows, dtype=dtype, device=boxes1.device)
     return out.reshape(len(boxes1), len(boxes2))
 
 
@@ -79,12 +87,14 @@ def nms_trace(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -
     return steps
 
 
+@gradient_from_cpu_path("encode_boxes")
 def encode_boxes_reference(reference_boxes: torch.Tensor, proposals: torch.Tensor,
                            weights=(1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
     """R-CNN box deltas that move each proposal onto its reference (ground-truth) box.
 
     For a proposal with centre (px, py) and size (pw, ph), and a target (gx, gy, gw, gh):
     ``dx = wx (gx - px) / pw, dy = wy (gy - py) / ph, dw = ww log(gw / pw), dh = wh log(gh / ph)``.
+    (Python numbers carry no gradient: the decorator gives the result the CPU path's.)
     """
     wx, wy, ww, wh = weights
     out = []
@@ -98,12 +108,14 @@ def encode_boxes_reference(reference_boxes: torch.Tensor, proposals: torch.Tenso
     return torch.tensor(out, dtype=proposals.dtype, device=proposals.device).reshape(-1, 4)
 
 
+@gradient_from_cpu_path("decode_boxes")
 def decode_boxes_reference(deltas: torch.Tensor, boxes: torch.Tensor,
                            weights=(1.0, 1.0, 1.0, 1.0),
                            clip: float = math.log(1000.0 / 16)) -> torch.Tensor:
     """Inverse of :func:`encode_boxes_reference`: apply deltas Tensor[N, 4k] to boxes Tensor[N, 4].
 
     ``dw`` and ``dh`` are clamped at ``clip`` before the exponential (no overflow to inf).
+    (Python numbers carry no gradient: the decorator gives the result the CPU path's.)
     """
     wx, wy, ww, wh = weights
     out = []
@@ -121,9 +133,10 @@ def decode_boxes_reference(deltas: torch.Tensor, boxes: torch.Tensor,
     return torch.tensor(out, dtype=deltas.dtype, device=deltas.device).reshape(deltas.shape)
 
 
-def _rows(boxes: torch.Tensor) -> list:
-    """The boxes as a list of NumPy rows in float32 (or float64): scalar maths keeps that dtype."""
-    return list(boxes.detach().cpu().to(_float_dtype(boxes)).numpy())
+def _rows(boxes: torch.Tensor, dtype: torch.dtype | None = None) -> list:
+    """The boxes as a list of NumPy rows in ``dtype`` (default: float32, or float64 for float64
+    boxes): scalar maths keeps that dtype."""
+    return list(boxes.detach().cpu().to(dtype or _float_dtype(boxes)).numpy())
 
 
 def _float_dtype(t: torch.Tensor) -> torch.dtype:
@@ -147,12 +160,14 @@ def roi_pool_reference(x: torch.Tensor, rois: torch.Tensor, output_size: tuple[i
         bins = []
         for h0, h1 in row_bins[k].tolist():
             for w0, w1 in col_bins[k].tolist():
-                if h1 <= h0 or w1 <= w0:
-                    bins.append(x.new_zeros(x.shape[1]))
+                if h1 <= h0 or w1 <= w0:   # empty: the sum over no cell, 0 (zero gradient)
+                    bins.append(x[b, :, :0, :0].sum(dim=(1, 2)))
                 else:
                     bins.append(x[b, :, h0:h1, w0:w1].flatten(1).max(dim=1).values)
         out.append(torch.stack(bins, dim=1).reshape(x.shape[1], oh, ow))
-    return torch.stack(out) if out else x.new_zeros((0, x.shape[1], oh, ow))
+    if not out:   # no RoI: an empty result that is still a function of x (zero gradient)
+        return x[:0].sum(dim=(2, 3), keepdim=True).expand(0, x.shape[1], oh, ow)
+    return torch.stack(out)
 
 
 def make_anchors_reference(feature_size, stride, sizes, aspect_ratios,

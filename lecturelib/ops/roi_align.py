@@ -14,8 +14,9 @@ computed once and shared by every channel, whose loop runs in SIMD; backward sca
 weights), ``triton`` (:mod:`lecturelib.ops._triton.roi_align`).
 
 Gradients: with respect to ``input`` on every path (torchvision's). With respect to the boxes'
-corners too on the ``reference`` (autograd through the loops) and ``cpu`` paths — torchvision
-gives none. RoIAlign's output is continuous in the box; RoI pooling's is a staircase, whose
+corners too, on every path — torchvision gives none: autograd through the loops on the
+``reference`` path, the numba backward on the ``cpu`` path, and on the ``triton`` path the same
+numba loops (on a host copy: a box gradient is rare and small). RoIAlign's output is continuous in the box; RoI pooling's is a staircase, whose
 gradient with respect to the box is zero almost everywhere (lesson 7 plots both).
 """
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numba
 import numpy as np
 import torch
 
-from ._roi_common import (check_input, check_output_size, check_sampling_ratio,
-                          check_spatial_scale, roi_align_geometry, rois_from_boxes)
+from ._roi_common import (check_input, check_output_size, check_rois_range,
+                          check_sampling_ratio, check_spatial_scale, roi_align_geometry,
+                          rois_from_boxes)
 from .backends import implementation
 
 
@@ -48,7 +50,7 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     sampling_ratio = check_sampling_ratio(sampling_ratio)
     if not isinstance(aligned, bool):
         raise ValueError(f"aligned must be True or False, got {aligned!r}")
-    rois = rois_from_boxes(boxes, input)
+    rois = check_rois_range(rois_from_boxes(boxes, input), spatial_scale)
     return implementation("roi_align", backend, input)(input, rois, pooled, spatial_scale,
                                                        sampling_ratio, aligned)
 
@@ -61,9 +63,9 @@ def roi_align_samples(input: torch.Tensor, boxes, output_size, spatial_scale: fl
     check_input(input)
     pooled = check_output_size(output_size)
     sampling_ratio = check_sampling_ratio(sampling_ratio)
-    rois = rois_from_boxes(boxes, input).detach()
-    geometry = roi_align_geometry(rois, check_spatial_scale(spatial_scale), pooled,
-                                  sampling_ratio, aligned)
+    spatial_scale = check_spatial_scale(spatial_scale)
+    rois = check_rois_range(rois_from_boxes(boxes, input).detach(), spatial_scale)
+    geometry = roi_align_geometry(rois, spatial_scale, pooled, sampling_ratio, aligned)
     out = []
     for k in range(len(rois)):
         _, start_h, start_w, bin_h, bin_w, gh, gw = (g[k] for g in geometry)
@@ -85,7 +87,8 @@ def roi_align_cpu(x, rois, pooled, spatial_scale, sampling_ratio, aligned):
 
 
 def roi_align_triton(x, rois, pooled, spatial_scale, sampling_ratio, aligned):
-    """The Triton path: :mod:`lecturelib.ops._triton.roi_align`, forward and backward (input)."""
+    """The Triton path: :mod:`lecturelib.ops._triton.roi_align`, forward and backward (input);
+    the boxes' gradient, when asked for, from the CPU path's loops."""
     return _RoIAlign.apply(x, rois, pooled, spatial_scale, sampling_ratio, aligned, "triton")
 
 
@@ -99,7 +102,7 @@ class _RoIAlign(torch.autograd.Function):
             out = roi_align_forward_triton(x, geometry, pooled)
         else:
             out = _forward_cpu(x, geometry, pooled)
-        box_grad = ctx.needs_input_grad[1] and path == "cpu"
+        box_grad = ctx.needs_input_grad[1]
         ctx.save_for_backward(x if box_grad else None, *geometry)
         ctx.input_shape, ctx.path = x.shape, path
         ctx.scale, ctx.aligned = spatial_scale, aligned
@@ -113,6 +116,9 @@ class _RoIAlign(torch.autograd.Function):
         if ctx.path == "triton":
             from ._triton.roi_align import roi_align_backward_triton
             grad_in = roi_align_backward_triton(grad_out, geometry, ctx.input_shape)
+            if x is not None:   # the boxes' gradient: no kernel, the CPU path's loops
+                _, grad_rois = _backward_cpu(grad_out, geometry, ctx.input_shape, x, ctx.scale,
+                                             ctx.aligned)
         else:
             grad_in, grad_rois = _backward_cpu(grad_out, geometry, ctx.input_shape, x,
                                                ctx.scale, ctx.aligned)

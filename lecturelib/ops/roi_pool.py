@@ -20,8 +20,8 @@ import numba
 import numpy as np
 import torch
 
-from ._roi_common import (bin_ranges, check_input, check_output_size, check_spatial_scale,
-                          roi_pool_geometry, rois_from_boxes)
+from ._roi_common import (bin_ranges, check_input, check_output_size, check_rois_range,
+                          check_spatial_scale, roi_pool_geometry, rois_from_boxes)
 from ._validate import check_rois_ordered
 from .backends import implementation
 
@@ -31,7 +31,12 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     """Max-pool each RoI to ``output_size``: Float[N, C, H, W] -> Float[K, C, oh, ow].
 
     ``boxes``: Tensor[K, 5] ``(batch_index, x1, y1, x2, y2)`` or a list of Tensor[L_i, 4], with
-    x2 >= x1 and y2 >= y1 (torchvision pools an inverted RoI as one cell; we refuse it).
+    x2 >= x1 and y2 >= y1 (torchvision pools an inverted RoI as one cell; we refuse it), finite
+    and within ±2^30 cells of the map once scaled (beyond, torchvision's answer is undefined).
+    Differentiable with respect to ``input`` on every path (the gradient of each bin goes to
+    its first maximum); not with respect to the boxes (a staircase: zero almost everywhere;
+    torchvision gives none either). float16 / bfloat16 are computed in float32 and returned
+    in the input's dtype.
     """
     check_input(input)
     if input.dtype in (torch.float16, torch.bfloat16):   # computed in float32, returned as given
@@ -39,7 +44,7 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
                         backend=backend).to(input.dtype)
     pooled = check_output_size(output_size)
     spatial_scale = check_spatial_scale(spatial_scale)
-    rois = check_rois_ordered(rois_from_boxes(boxes, input))
+    rois = check_rois_range(check_rois_ordered(rois_from_boxes(boxes, input)), spatial_scale)
     return implementation("roi_pool", backend, input)(input, rois, pooled, spatial_scale)
 
 
@@ -61,8 +66,9 @@ def roi_pool_bins(input: torch.Tensor, boxes, output_size, spatial_scale: float 
     ``clamp=False`` gives the bins' rows and columns before they are clamped to the map."""
     check_input(input)
     pooled = check_output_size(output_size)
-    geometry = roi_pool_geometry(check_rois_ordered(rois_from_boxes(boxes, input)),
-                                 check_spatial_scale(spatial_scale), pooled)
+    spatial_scale = check_spatial_scale(spatial_scale)
+    rois = check_rois_range(check_rois_ordered(rois_from_boxes(boxes, input)), spatial_scale)
+    geometry = roi_pool_geometry(rois, spatial_scale, pooled)
     return RoIBins(*geometry, *bin_ranges(geometry, pooled, input.shape[2], input.shape[3], clamp))
 
 

@@ -2,7 +2,8 @@
 
 Each program loads BLOCK_N boxes of the first set as columns and BLOCK_M of the second as rows,
 forms the intersections by broadcasting, and stores the tile. The arithmetic is the same as
-torchvision's (so the values agree), with 0 where the union is empty.
+torchvision's (so the values agree), with 0 where the union is empty. No backward kernel: the
+gradient is the CPU path's formula (``backends.gradient_from_cpu_path``), torch ops on the GPU.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ..backends import gradient_from_cpu_path
 from . import pairwise_iou
 
 
@@ -33,9 +35,13 @@ def _box_iou_kernel(a_ptr, b_ptr, out_ptr, N, M,
              mask=row_ok[:, None] & col_ok[None, :])
 
 
+@gradient_from_cpu_path("box_iou")
 def box_iou_triton(boxes1: torch.Tensor, boxes2: torch.Tensor,
                    block_n: int = 32, block_m: int = 32) -> torch.Tensor:
-    """Float[N, 4], Float[M, 4] (float32 or float64, same device) -> Float[N, M]."""
+    """Float[N, 4], Float[M, 4] (float32 or float64, same device) -> Float[N, M].
+
+    Differentiable: the backward pass is the CPU path's formula (torch ops, on the same device).
+    """
     if boxes1.dtype != boxes2.dtype:
         boxes1, boxes2 = boxes1.double(), boxes2.double()
     a, b = boxes1.contiguous(), boxes2.contiguous()

@@ -8,8 +8,8 @@ sample the same points.
 
 Forward: the mean over the bin's grid of samples. Backward: each sample adds its bin's gradient
 × weight ÷ count to its four neighbours, with atomics (neighbouring bins and overlapping RoIs
-share cells). Gradient with respect to the boxes: none here (as torchvision's kernels); the CPU
-path has it.
+share cells). Gradient with respect to the boxes: no kernel (torchvision's have none); the
+Triton path takes it from the CPU path's loops (``roi_align._backward_cpu``).
 """
 from __future__ import annotations
 
