@@ -70,7 +70,9 @@ def test_the_dispatch_table_is_what_the_readme_says():
             module, name = paths[path].split(":")
             if path == "triton" and not ops.triton_available():
                 continue
-            assert callable(ops.backends.implementation(op, path)), (op, path)
+            # the function itself, not implementation(op, path): on a CUDA machine that
+            # refuses the Triton path without CUDA tensors to run it on
+            assert callable(ops.backends._function(paths[path])), (op, path)
     readme = (ROOT / "README.md").read_text()
     line = next(line for line in readme.splitlines() if line.startswith("`backend=` is taken by"))
     assert sorted(re.findall(r"`(\w+)`", line.split("by", 1)[1].split(":")[0])) == sorted(ops.TABLE)
