@@ -234,6 +234,30 @@ def test_detection_explorers_count_what_they_draw():
     assert draw_detections(image, detections, wrong_class, 0.3)["hits"] == 0
 
 
+def test_detection_threshold_shown_is_the_threshold_compared():
+    # issue 20: "score ≥ -0.00" hid a triangle scored -0.004 (a slider value of -0.001 shown
+    # with 2 decimals); the threshold is rounded to what the title shows, scores get 3 decimals
+    from lecturelib.widgets import detection_explorer, draw_detections
+    image = torch.rand(3, 64, 64)
+    detections = {"boxes": torch.tensor([[10., 10., 40., 40.], [0., 0., 5., 5.]]),
+                  "scores": torch.tensor([1.13, -0.0038]), "labels": torch.tensor([1, 3])}
+    for asked in (-0.001, 0.0, 0.004):
+        r = draw_detections(image, detections, None, asked)
+        assert r["threshold"] == 0.0 and r["readout"].endswith("≥ 0.00"), r["readout"]
+        assert r["shown"] == 1, r["readout"]
+    r = draw_detections(image, detections, None, -0.006)          # shown as -0.01: both pass
+    assert r["threshold"] == -0.01 and r["shown"] == 2 and "≥ -0.01" in r["readout"]
+    captions = [t.get_text() for t in r["figure"].axes[0].texts]
+    assert sorted(captions) == ["circle 1.129", "triangle -0.004"], captions   # rounded down
+    near = {**detections, "scores": torch.tensor([-0.0104, -0.0099])}
+    r = draw_detections(image, near, None, -0.01)                  # captions -0.011 and -0.010
+    assert r["shown"] == 1 and [t.get_text() for t in r["figure"].axes[0].texts] == ["triangle -0.010"]
+    e = detection_explorer(image, detections, score_threshold=0.0)
+    slider = e.controls["score_threshold"]
+    assert (slider.min, slider.max, slider.step, slider.readout_format) == (-0.01, 1.13, 0.01, ".2f")
+    assert e.set(score_threshold=0.0)["shown"] == 1
+
+
 @pytest.fixture(scope="module")
 def tiny_training_set():
     from lecturelib.data import SyntheticShapes
