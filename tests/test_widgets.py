@@ -99,6 +99,18 @@ def test_nms_explorer_threshold_slider(scene_detections):
     assert strict < loose
 
 
+def test_nms_explorer_has_one_legend_for_its_line_styles(scene_detections):
+    # issue 20: nothing said what solid, dashed, dotted and thick meant
+    image, det = scene_detections
+    e = nms_explorer(det["boxes"], det["scores"], image=image)
+    for step in (0, 3, 5):
+        figure = e.set(step=step)["figure"]
+        assert len(figure.legends) == 1, "one legend per redraw, not one more each time"
+        labels = [t.get_text() for t in figure.legends[0].get_texts()]
+        assert labels == ["kept (its score)", "suppressed (×score)", "not visited yet",
+                          "just visited: kept", "just visited: suppressed"], labels
+
+
 def test_redraw_is_live(scene_detections, redraw_is_live):
     """A slider move (draw + the PNG the notebook receives) of each explorer; bound in conftest."""
     image, det = scene_detections

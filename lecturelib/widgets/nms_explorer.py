@@ -9,10 +9,24 @@ from __future__ import annotations
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .. import viz
 from ..ops.reference import nms_trace
 from ._explorer import Explorer
+
+
+# what each line style means, under every NMS figure (the same styles as draw_nms draws)
+LEGEND = [
+    Line2D([], [], color=viz.KEPT, linewidth=2, label="kept (its score)"),
+    Line2D([], [], color=viz.SUPPRESSED, linewidth=1.2, linestyle="--",
+           label="suppressed (×score)"),
+    Line2D([], [], color=viz.SUPPRESSED, linewidth=1, linestyle=":", alpha=0.6,
+           label="not visited yet"),
+    Line2D([], [], color=viz.KEPT, linewidth=4, label="just visited: kept"),
+    Line2D([], [], color=viz.NEGATIVE, linewidth=4, linestyle="--",
+           label="just visited: suppressed"),
+]
 
 
 def draw_nms(boxes, scores, iou_threshold: float = 0.5, step: int | None = None, image=None,
@@ -23,7 +37,7 @@ def draw_nms(boxes, scores, iou_threshold: float = 0.5, step: int | None = None,
     record of the box just visited, or ``None``), ``step``, ``readout`` and ``figure``.
     """
     fig = fig if fig is not None else Figure(figsize=(6, 6))
-    fig.subplots_adjust(left=0.05, right=0.95, top=0.93, bottom=0.05)
+    fig.subplots_adjust(left=0.05, right=0.95, top=0.93, bottom=0.15)
     ax = fig.add_subplot()
     boxes = torch.as_tensor(boxes, dtype=torch.float32)
     scores = torch.as_tensor(scores, dtype=torch.float32)
@@ -50,6 +64,8 @@ def draw_nms(boxes, scores, iou_threshold: float = 0.5, step: int | None = None,
         viz.draw_boxes(ax, boxes[[current["index"]]],
                        color=viz.KEPT if current["kept"] else viz.NEGATIVE, linewidth=4,
                        style="solid" if current["kept"] else "dashed")
+    fig.legend(handles=LEGEND, loc="lower center", ncol=3, fontsize=9, frameon=False,
+               handlelength=2.5, columnspacing=1.2)
     ax.set_title(f"NMS at IoU > {iou_threshold:.2f}: step {step}/{len(trace)}, "
                  f"{len(kept)} kept, {len(suppressed)} suppressed")
     readout = _describe(current, scores, iou_threshold)
