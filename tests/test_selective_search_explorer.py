@@ -113,6 +113,14 @@ def test_explorers_redraw_from_their_controls(photo, scene):
     assert np.array_equal(level["proposals"], selective_search(scene[0], "fast", ranking="level"))
     with pytest.raises(ValueError, match="images"):
         proposals_explorer({})
+    # issue 20: "top N 715" while showing "370 of 370": the slider ends at the proposals' count
+    n_scene, n_photo = len(paper), len(p.set(name="photo")["proposals"])
+    assert p.controls["top_n"].max == n_photo
+    assert p.set(top_n=n_photo + 100)["top_n"] == p.controls["top_n"].value == n_photo
+    assert p.result["readout"].startswith(f"Showing all {n_photo} boxes")
+    shown = p.set(name="scene")
+    assert p.controls["top_n"].max == n_scene and shown["top_n"] == p.controls["top_n"].value
+    assert shown["top_n"] == min(n_photo, n_scene)
     with pytest.raises(ValueError, match="ranking"):
         proposals_explorer({"scene": scene[0]}, ranking="random")
 

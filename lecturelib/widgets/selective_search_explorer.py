@@ -292,12 +292,14 @@ def draw_proposals(image, top_n: int = 100, gt_boxes=None, mode: str = "fast",
             best_iou = np.zeros(len(gt))
         viz.draw_boxes(ax, gt, color=viz.GROUND_TRUTH, linewidth=1.5, captions=[""] * len(gt))
         recall = float((best_iou >= 0.5).mean()) if len(gt) else None
-    title = f"top {top_n} of {len(proposals)} proposals ({mode}"
+    title = (f"all {top_n} proposals ({mode}" if top_n == len(proposals) and top_n else
+             f"top {top_n} of {len(proposals)} proposals ({mode}")
     title += ")" if ranking == "paper" else f", {ranking} order)"
     if recall is not None:
         title += f": recall@0.5 = {recall:.2f}"
     ax.set_title(title)
-    readout = (f"Showing the {top_n} best-ranked of {len(proposals)} boxes"
+    readout = ((f"Showing all {top_n} boxes" if top_n == len(proposals) and top_n else
+                f"Showing the {top_n} best-ranked of {len(proposals)} boxes")
                + ("." if ranking == "paper" else f" ({ranking} order).")
                + ("" if recall is None else
                   f" {int(round(recall * len(best_iou)))} of {len(best_iou)} objects have a "
@@ -324,10 +326,19 @@ def proposals_explorer(images: dict, mode: str = "fast", top_n: int = 100,
         return draw_proposals(image, top_n, gt, mode, cache=cache, key=name, fig=fig,
                               ranking=ranking)
 
+    def up_to_the_proposals(c, changed):
+        # the slider ends at this image's number of proposals (the search is cached, so this
+        # costs one search per image, the one the drawing needs anyway): "top N 715" can't show
+        # while an image has 370
+        image, _ = items[c["name"].value]
+        found = _proposals(as_rgb_image(image), mode, cache, c["name"].value, c["ranking"].value)
+        c["top_n"].max = max(len(found), 1)          # lowering max lowers the value with it
+
     controls = {
         "name": widgets.Dropdown(options=list(items), description="image"),
-        "top_n": widgets.IntSlider(value=top_n, min=1, max=2000, step=1, description="top N",
-                                   continuous_update=False),
+        "top_n": widgets.IntSlider(value=top_n, min=1, max=max(int(top_n), 1), step=1,
+                                   description="top N", continuous_update=False),
         "ranking": widgets.Dropdown(options=list(RANKINGS), value=ranking, description="ranking"),
     }
-    return Explorer(draw, controls, figsize=(6, 6.2), title=f"Selective search ({mode}): top N")
+    return Explorer(draw, controls, figsize=(6, 6.2), title=f"Selective search ({mode}): top N",
+                    constrain=up_to_the_proposals)
