@@ -122,6 +122,24 @@ def test_draw_receptive_field(n_layers, k, base):
     assert list(line_dilated.get_ydata()) == res["rf_dilated"]
 
 
+def test_receptive_field_maps_share_a_colour_bar_in_paths():
+    # issue 20: at dilation x3 (3x3 kernels) every reached pixel has exactly one path, and the
+    # map was a uniform square with no colour bar to say so
+    from lecturelib.widgets import receptive_field_explorer
+    e = receptive_field_explorer()
+    for base, n_layers in ((3, 4), (2, 4), (3, 3)):
+        res = e.set(base=base, n_layers=n_layers)
+        fig = res["figure"]
+        assert len(fig.axes) == 4, "two maps, the line plot, one colour bar (not one per redraw)"
+        norms = [ax.images[0].norm for ax in fig.axes[:2]]
+        assert norms[0].vmin == norms[1].vmin == 1 and norms[0].vmax == norms[1].vmax
+        dilated = fig.axes[1].images[0].get_array()
+        if base == 3:
+            assert np.nanmin(dilated) == np.nanmax(dilated) == 1
+            assert fig.axes[1].get_title().endswith("1 path each")
+        assert fig.axes[3].get_title() == "paths" and fig.axes[3].get_yticklabels()
+
+
 def test_draw_receptive_field_rejects_bad_values():
     with pytest.raises(ValueError, match="odd"):
         draw_receptive_field(3, 4)

@@ -20,7 +20,7 @@ import textwrap
 
 import numpy as np
 import torch
-from matplotlib.colors import to_rgb
+from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.patches import Rectangle
 
 from lecturelib.conv_arithmetic import (conv_output_size, conv_parameter_count,
@@ -211,18 +211,35 @@ def _paths_to_input(dilations, kernel_size: int, canvas: int) -> torch.Tensor:
     return grad[0, 0]
 
 
+def _path_colour_bar(cax, norm: LogNorm) -> None:
+    """The maps' colour scale as a bar, drawn by hand on ``cax``: one image on a log10 axis
+    (Matplotlib's ``colorbar`` costs about as much as the rest of a redraw)."""
+    top = np.log10(norm.vmax)
+    cax.imshow(np.linspace(0, top, 256)[::-1, None], cmap="viridis", vmin=0, vmax=top,
+               aspect="auto", extent=(0, 1, 0, top))
+    powers = np.arange(0, np.floor(top) + 1)
+    cax.set_yticks(powers, [f"{10 ** p:,.0f}" for p in powers])
+    cax.set_ylim(0, top)
+
+
 def _rf_axes(fig):
-    gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.25], wspace=0.3,
+    # the two maps, the line plot, and (last, so the first three keep their places) the colour
+    # bar of the maps, between the second map and the plot
+    gs = fig.add_gridspec(1, 5, width_ratios=[1, 1, 0.05, 0.12, 1.25], wspace=0.3,
                           left=0.03, right=0.98, bottom=0.16, top=0.84)
-    axes = [fig.add_subplot(gs[0, n]) for n in range(3)]
+    axes = [fig.add_subplot(gs[0, n]) for n in (0, 1, 4, 2)]     # column 3: room for the ticks
     for ax in axes[:2]:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("#f4f4f4")
-        ax.set_xlabel("colour: paths to the centre output (log)", fontsize=8)
+        ax.set_xlabel("colour: paths to the centre output", fontsize=8)
     axes[2].set_xlabel("layer")
     axes[2].set_ylabel("receptive field (pixels)")
     axes[2].grid(alpha=0.3)
+    axes[3].set_xticks([])
+    axes[3].yaxis.tick_right()
+    axes[3].tick_params(labelsize=8)
+    axes[3].set_title("paths", fontsize=8)
     return axes
 
 
@@ -258,20 +275,29 @@ def draw_receptive_field(n_layers: int = 4, kernel_size: int = 3, base: int = 2,
     lo = (canvas - dilated[-1]) // 2
     square = maps["dilated"][lo: lo + dilated[-1], lo: lo + dilated[-1]]
     coverage = float((square > 0).double().mean())
+    # one colour scale for both maps (log: the plain stack's centre has thousands of paths), so
+    # that a dilated map where every reached pixel has exactly one path (dilation x3 with 3x3
+    # kernels) reads "1" on the bar rather than looking like an arbitrary uniform square
+    most = max(float(m.max()) for m in maps.values())
+    norm = LogNorm(vmin=1, vmax=max(most, 2.0))
 
     for n, (name, rf, title) in enumerate([
             ("plain", plain[-1], f"plain: dilation 1 x {n_layers}"),
             ("dilated", dilated[-1], f"dilated: {', '.join(map(str, dilations))}")]):
         ax = axes[n]
         m = maps[name].numpy()
-        shown = np.where(m > 0, np.log1p(m), np.nan)
-        ax.imshow(shown, cmap="viridis", interpolation="nearest")
+        shown = np.where(m > 0, m, np.nan)
+        image = ax.imshow(shown, cmap="viridis", norm=norm, interpolation="nearest")
         start = (canvas - rf) / 2 - 0.5
         ax.add_patch(Rectangle((start, start), rf, rf, fill=False, ec=viz.VERMILLION, lw=1.5))
         holes = f", {coverage:.0%} reached" if name == "dilated" and coverage < 1 else ""
-        ax.set_title(f"{title}\nreceptive field {rf}x{rf}{holes}", fontsize=9)
+        reached = m[m > 0]
+        paths = (f"{reached.min():.0f} path each" if reached.min() == reached.max()
+                 else f"{reached.min():.0f} to {reached.max():,.0f} paths")
+        ax.set_title(f"{title}\nreceptive field {rf}x{rf}{holes}\n{paths}", fontsize=9)
         ax.set_xlim(-0.5, canvas - 0.5)
         ax.set_ylim(canvas - 0.5, -0.5)
+    _path_colour_bar(axes[3], norm)
     ax = axes[2]
     layers = np.arange(1, n_layers + 1)
     ax.plot(layers, plain, "o-", color=viz.BLUE, label=f"plain (+{kernel_size - 1} per layer)")
