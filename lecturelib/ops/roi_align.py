@@ -16,8 +16,9 @@ weights), ``triton`` (:mod:`lecturelib.ops._triton.roi_align`).
 Gradients: with respect to ``input`` on every path (torchvision's). With respect to the boxes'
 corners too, on every path — torchvision gives none: autograd through the loops on the
 ``reference`` path, the numba backward on the ``cpu`` path, and on the ``triton`` path the same
-numba loops (on a host copy: a box gradient is rare and small). RoIAlign's output is continuous in the box; RoI pooling's is a staircase, whose
-gradient with respect to the box is zero almost everywhere (lesson 7 plots both).
+numba loops (on a host copy: a box gradient is rare and small). RoIAlign's output is
+continuous in the box; RoI pooling's is a staircase, whose gradient with respect to the box is
+zero almost everywhere (lesson 7 plots both).
 """
 from __future__ import annotations
 
