@@ -217,8 +217,10 @@ def _path_colour_bar(cax, norm: LogNorm) -> None:
     top = np.log10(norm.vmax)
     cax.imshow(np.linspace(0, top, 256)[::-1, None], cmap="viridis", vmin=0, vmax=top,
                aspect="auto", extent=(0, 1, 0, top))
-    powers = np.arange(0, np.floor(top) + 1)
-    cax.set_yticks(powers, [f"{10 ** p:,.0f}" for p in powers])
+    ticks = [m * 10 ** e for e in range(int(top) + 1) for m in (1, 2, 5) if m * 10 ** e <= norm.vmax]
+    if len(ticks) > 6:                                   # many decades: powers of ten only
+        ticks = ticks[::3]
+    cax.set_yticks(np.log10(ticks), [f"{t:,}" for t in ticks])
     cax.set_ylim(0, top)
 
 
