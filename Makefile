@@ -20,7 +20,7 @@ lab: setup
 
 # The tests run on every core, up to 4 (pytest-xdist; conftest.py keeps each lesson's notebook,
 # homework and browser checks together and queues the longest first).
-# JOBS=0 runs them in this one process, in file order.
+# JOBS=0 runs them in this one process.
 JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 4 ? 4 : n )))
 PYTEST  = $(PY) -m pytest -n $(JOBS)
 
