@@ -22,9 +22,22 @@ last, so the two workers finish together.
 """
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
+
+# A worker's share of the cores. torch, OpenMP and numba start a thread per core in every
+# process by default, and OpenMP's idle threads spin: two workers (and the kernels and servers
+# they start, which inherit this) then fight over two cores, and every test ran 3-5x slower
+# than alone (lesson 8 under nbval: 99 s beside another worker, 21 s alone). Set here, in the
+# worker, before anything imports torch; a value already in the environment wins.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _threads = max(1, len(os.sched_getaffinity(0)) //
+                   int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                  "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_threads))
 
 # A test parametrized by a lesson: its id starts with the lesson's notebook name.
 _LESSON_ID = re.compile(r"\[(\d\d_[a-z0-9_]+)")
